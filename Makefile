@@ -1,0 +1,45 @@
+# fragility — commandes du projet. `make` (ou `make help`) les liste.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installe
+OUT ?= reports/demo
+FRAGILITY_REAL_DATA ?= ../shared/data/real
+export FRAGILITY_REAL_DATA
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo test lint format docs clean
+
+help: ## Lister les commandes
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Créer .venv et installer fragility avec ses dépendances
+
+demo: $(STAMP) ## Diagnostic du territoire de démonstration (synthétique) dans reports/demo
+	$(BIN)/fragility diagnose --demo --out $(OUT)
+
+test: $(STAMP) ## Vérifier le style, le sens des imports, et lancer tous les tests
+	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports
+	$(BIN)/pytest -q
+
+lint: $(STAMP) ## Style (ruff) et contrat d'imports (import-linter)
+	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports
+
+format: $(STAMP) ## Mettre en forme le code
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+docs: $(STAMP) ## Régénérer docs/sources.md depuis le registre
+	$(BIN)/python -m fragility._docs
+
+clean: ## Supprimer les fichiers produits (pas le cache de téléchargement)
+	rm -rf reports/demo out .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

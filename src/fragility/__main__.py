@@ -1,0 +1,5 @@
+"""``python -m fragility``."""
+
+from fragility.cli import main
+
+main()

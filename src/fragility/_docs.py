@@ -1,0 +1,100 @@
+"""Generate ``docs/sources.md`` from the registry (``make docs``; checked by the tests)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from fragility.sources import LAYERS, REGISTRY
+
+#: Variables each layer contributes (vintage-free names), as documented to users.
+VARIABLES = {
+    "iris_contours": "code IRIS (CODE_IRIS / code_iris), commune (INSEE_COM / code_insee), nom "
+    "et type d'IRIS (H habitat, A activité, D divers, Z commune non découpée), géométrie",
+    "census_population": "P_POP et tranches d'âge (P_POP0014 … P_POP75P, P_POP80P), P_POP_IMM, "
+    "P_POP_ETR, P_PMEN, P_PHORMEN, C_POP15P_CS1…CS8",
+    "census_familles": "C_MEN, C_MENPSEUL, C_FAM, C_FAMMONO, P_POP80P_PSEUL, P_POP5564_PSEUL, "
+    "P_POP6579_PSEUL (personnes vivant seules par âge, fichier officiel seulement)",
+    "census_logement": "P_RP, P_RP_VOIT1P, P_RP_PROP, P_RP_LOC, P_RP_LOCHLMV, P_LOG, P_LOGVAC",
+    "census_diplomes": "P_NSCOL15P et niveaux (P_NSCOL15P_DIPLMIN … P_NSCOL15P_SUP5)",
+    "census_activite": "P_ACT1564, P_CHOM1564, P_INACT1564, P_RETR1564",
+    "census_car_derived": "households_without_car_share (perc_voit, indicateur dérivé tiers)",
+    "filosofi_iris": "DISP_TP60 (taux de pauvreté), DISP_MED (médiane), DISP_Q1/Q3, DISP_PPMINI "
+    "(minima sociaux), DISP_PPLOGT (aides au logement), DISP_PPFAM, DISP_PPSOC, DISP_GI",
+    "filosofi_commune": "mêmes variables au niveau communal (MEDyy → DISP_MED, TP60yy → "
+    "DISP_TP60…), utilisées pour les IRIS hors champ de la diffusion à l'IRIS",
+    "qpv_contours": "code_qp / CODE_QP, nom, communes ; part de la surface de chaque IRIS en QPV",
+    "qpv_list": "code_qp par commune (sans contours)",
+    "france_services": "id_fs, lib_fs, insee_com, latitude, longitude, format_fs, horaires "
+    "(h_lundi … h_samedi → heures d'ouverture hebdomadaires)",
+    "bpe": "DEPCOM, DCIRIS, TYPEQU, LAMBERT_X, LAMBERT_Y",
+    "cog_communes": "code, nom, type (actuelle, déléguée, associée), commune de rattachement, "
+    "département, population municipale (Etalab)",
+    "cog_epci": "SIREN et nom de l'EPCI, communes membres",
+    "commune_contours": "code, nom, géométrie",
+}
+
+
+def render() -> str:
+    """Return the Markdown of ``docs/sources.md``."""
+    lines = [
+        "# Sources de données",
+        "",
+        "*Page générée par `make docs` à partir du registre (`fragility.sources.REGISTRY`) ; "
+        "ne pas modifier à la main.*",
+        "",
+        "Chaque jeu de données est épinglé à un millésime. fragility lit les fichiers dans "
+        "leur présentation officielle (séparateur `;`, codes gardés en texte avec zéros et "
+        "2A/2B, cases vides du secret statistique lues comme manquantes, colonnes préfixées "
+        "par le millésime — `P17_POP`, `DISP_TP6019` — renommées sans millésime, `P_POP`, "
+        "`DISP_TP60`, le millésime étant conservé à part) ainsi que les extraits tiers "
+        "courants (sous-ensembles de colonnes, extraits départementaux).",
+        "",
+        "Ordre de recherche d'un fichier : le dossier de l'analyste (`--data-dir`, fichiers "
+        "reconnus par leur contenu, quel que soit leur nom), puis le cache "
+        "(`FRAGILITY_DATA_DIR`), puis un téléchargement vérifié par empreinte SHA-256. Une "
+        "source dont l'empreinte n'est pas encore épinglée n'est téléchargée qu'à la demande "
+        "explicite (`fragility sources fetch NOM --accepter-non-verifie`) ; son empreinte est "
+        "alors enregistrée dans le cache et vérifiée ensuite.",
+        "",
+        "Les adresses ont été relevées sur les pages des éditeurs ; elles n'ont pas pu être "
+        "téléchargées depuis la machine de développement (sans accès à internet), d'où les "
+        "empreintes non épinglées. Les empreintes épinglées sont celles de fichiers publiés "
+        "identiques à ceux du jeu de données réelles du projet.",
+        "",
+    ]
+    for layer in LAYERS.values():
+        entries = [s for s in REGISTRY.values() if s.layer == layer.name]
+        lines += [f"## {layer.title_fr} (`{layer.name}`)", ""]
+        lines += [f"Variables : {VARIABLES.get(layer.name, '—')}.", ""]
+        if not entries:
+            lines += ["Pas de fichier épinglé au registre : placez le fichier dans `--data-dir`, "
+                      "il est reconnu par son contenu.", ""]
+        for s in entries:
+            lines += [
+                f"### `{s.name}` — {s.title_fr}",
+                "",
+                f"- Éditeur : {s.publisher}",
+                f"- Millésime : {s.vintage}" + (f" ; géographie : {s.geography}" if s.geography
+                                                else ""),
+                f"- Licence : {s.licence}",
+                f"- Adresse : {s.url or '(à fournir via --data-dir)'}",
+                f"- Page : {s.homepage or '—'}",
+                f"- Empreinte SHA-256 : {('`' + s.sha256 + '`') if s.sha256 else 'non épinglée'}",
+            ]
+            if s.member:
+                lines.append(f"- Fichier pris dans l'archive : `{s.member}`")
+            if s.notes_fr:
+                lines.append(f"- Notes : {s.notes_fr}")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def main(path: str = "docs/sources.md") -> None:
+    """Write the page."""
+    Path(path).write_text(render(), encoding="utf-8")
+    print(f"écrit : {path}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,97 @@
+"""The two file helpers everyone needs: atomic writes and SHA-256 digests."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def sha256_of(path: str | os.PathLike, *, chunk_size: int = 1 << 20) -> str:
+    """Return the hexadecimal SHA-256 digest of a file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File to hash.
+    chunk_size : int, default 1 MiB
+        Read size.
+
+    Returns
+    -------
+    str
+        64 lowercase hexadecimal characters.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator:
+    """Open a temporary file beside ``path`` and move it into place on success.
+
+    A reader never sees a half-written file: on any exception the temporary file is
+    removed and ``path`` is left as it was.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Final destination.
+    mode : {"w", "wb"}
+        Text or binary mode.
+    **kwargs
+        Passed to :func:`open` (e.g. ``encoding="utf-8"``, ``newline=""``).
+
+    Yields
+    ------
+    file object
+        The open temporary file.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        with open(tmp, mode, **kwargs) as handle:
+            yield handle
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place on success.
+
+    For writers that want a file name rather than a handle (GeoPackage, images).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Final destination.
+
+    Yields
+    ------
+    pathlib.Path
+        Temporary path (same suffix as ``path``) to write to.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

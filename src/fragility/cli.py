@@ -1,0 +1,170 @@
+"""Command line: ``fragility`` (French help; one clear sentence on error)."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fragility.errors import FragilityError
+
+app = typer.Typer(
+    help="fragility — diagnostic territorial partagé : isolement, non-recours et couverture de "
+    "la médiation sociale à l'IRIS, à partir des données ouvertes (INSEE, IGN, ANCT).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+sources_app = typer.Typer(help="Sources de données ouvertes : registre, téléchargement, "
+                          "reconnaissance d'un dossier.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+
+_state = {"debug": False}
+
+Demo = Annotated[bool, typer.Option("--demo", help="Territoire de démonstration (synthétique).")]
+Epci = Annotated[str | None, typer.Option("--epci", help="EPCI : code SIREN ou nom.")]
+Communes = Annotated[str | None, typer.Option(
+    "--communes", help="Liste de codes communes séparés par des virgules.")]
+Departement = Annotated[str | None, typer.Option("--departement", help="Code du département.")]
+DataDir = Annotated[Path | None, typer.Option(
+    "--data-dir", help="Dossier des fichiers sources locaux (reconnus par leur contenu).")]
+Seed = Annotated[int, typer.Option("--graine", help="Graine du territoire de démonstration.")]
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Afficher la trace complète "
+                                              "des erreurs.")] = False) -> None:
+    _state["debug"] = debug
+
+
+def _friendly(func):
+    """Turn a FragilityError into one French sentence and exit code 1 (unless --debug)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except FragilityError as exc:
+            if _state["debug"]:
+                raise
+            typer.echo(f"Erreur : {exc}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _territory(demo: bool, epci: str | None, communes: str | None, departement: str | None,
+               data_dir: Path | None, seed: int = 0):
+    from fragility.errors import InputError
+    from fragility.territory import Territory
+
+    chosen = [name for name, value in (("--demo", demo), ("--epci", epci),
+                                       ("--communes", communes),
+                                       ("--departement", departement)) if value]
+    if len(chosen) != 1:
+        raise InputError("indiquez exactement un territoire : --demo, --epci, --communes ou "
+                         f"--departement (reçu : {', '.join(chosen) or 'aucun'}).")
+    if demo:
+        if data_dir is not None:
+            raise InputError("--data-dir ne s'utilise pas avec --demo (données synthétiques).")
+        return Territory.demo(seed=seed)
+    if epci:
+        return Territory.from_epci(epci, data_dir=data_dir)
+    if communes:
+        return Territory.from_communes([c for c in communes.split(",") if c.strip()],
+                                       data_dir=data_dir)
+    return Territory.from_departement(departement, data_dir=data_dir)
+
+
+@app.command("territory")
+@_friendly
+def territory_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Dossier de sortie.")],
+    demo: Demo = False, epci: Epci = None, communes: Communes = None,
+    departement: Departement = None, data_dir: DataDir = None, seed: Seed = 0,
+) -> None:
+    """Construire la table IRIS d'un territoire : iris.gpkg, iris.csv et couverture.md."""
+    from fragility.iris_table import build_iris_table
+
+    territory = _territory(demo, epci, communes, departement, data_dir, seed)
+    table = build_iris_table(territory, progress=True)
+    paths = table.write(out)
+    typer.echo(f"{territory.label} : {len(table.gdf)} IRIS, "
+               f"{table.gdf['commune'].nunique()} communes.")
+    for warning in table.warnings:
+        typer.echo(f"  ! {warning}")
+    typer.echo(f"Écrit : {', '.join(str(p) for p in paths)}")
+
+
+@app.command("diagnose")
+@_friendly
+def diagnose_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Dossier de sortie.")] = Path("reports"),
+    demo: Demo = False, epci: Epci = None, communes: Communes = None,
+    departement: Departement = None, data_dir: DataDir = None, seed: Seed = 0,
+) -> None:
+    """Lancer le diagnostic d'un territoire (aujourd'hui : table IRIS, couverture, cartes)."""
+    from fragility.diagnose import diagnose
+
+    territory = _territory(demo, epci, communes, departement, data_dir, seed)
+    result = diagnose(territory, out, progress=True)
+    typer.echo(result.summary())
+
+
+@sources_app.command("list")
+@_friendly
+def sources_list() -> None:
+    """Lister les jeux de données officiels connus (millésime, licence, adresse)."""
+    from fragility.sources import list_sources
+
+    for name, row in list_sources().iterrows():
+        pinned = "épinglée" if row["sha256"] else "non épinglée"
+        typer.echo(f"{name:45s} {row['publisher']:22s} {row['vintage']:11s} empreinte {pinned}")
+
+
+@sources_app.command("describe")
+@_friendly
+def sources_describe(name: Annotated[str, typer.Argument(help="Nom de la source.")]) -> None:
+    """Décrire une source du registre."""
+    from fragility.sources import describe
+
+    typer.echo(describe(name))
+
+
+@sources_app.command("fetch")
+@_friendly
+def sources_fetch(
+    name: Annotated[str, typer.Argument(help="Nom de la source.")],
+    unpinned: Annotated[bool, typer.Option(
+        "--accepter-non-verifie",
+        help="Télécharger une source sans empreinte épinglée et enregistrer son empreinte.")
+    ] = False,
+) -> None:
+    """Télécharger (ou retrouver dans le cache) un fichier du registre, vérifié par empreinte."""
+    from fragility.sources import fetch
+
+    typer.echo(str(fetch(name, progress=True, allow_unpinned=unpinned)))
+
+
+@sources_app.command("scan")
+@_friendly
+def sources_scan(directory: Annotated[Path, typer.Argument(help="Dossier à examiner.")]) -> None:
+    """Dire quelles couches un dossier contient (reconnues par leur contenu)."""
+    from fragility.sources import LAYERS, discover
+
+    catalogue = discover(directory)
+    for layer, files in sorted(catalogue.files.items()):
+        for f in files:
+            tag = f" = {f.source}" if f.source else ""
+            typer.echo(f"{LAYERS[layer].title_fr} [{f.vintage or 'millésime ?'}] : "
+                       f"{f.path.relative_to(directory)}{tag}")
+    for path, reason in catalogue.ignored:
+        typer.echo(f"ignoré : {path.relative_to(directory)} ({reason})")
+
+
+def main() -> None:
+    """Entry point of the ``fragility`` console script."""
+    sys.exit(app())
