@@ -1,0 +1,73 @@
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from fragility.cli import app
+from fragility.errors import UnknownCodeError
+
+runner = CliRunner()
+
+
+@pytest.mark.real_data
+def test_territory_epci(real_data, tmp_path):
+    out = tmp_path / "dm"
+    result = runner.invoke(app, ["territory", "--epci", "242100410", "--data-dir",
+                                 str(real_data), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "121 IRIS" in result.output
+    csv = pd.read_csv(out / "iris.csv", sep=";", dtype=str)
+    assert list(csv.columns[:2]) == ["iris", "commune"] and len(csv) == 121
+    assert (out / "iris.gpkg").exists() and (out / "couverture.md").exists()
+
+
+@pytest.mark.real_data
+def test_unknown_epci_is_one_french_sentence(real_data, tmp_path):
+    result = runner.invoke(app, ["territory", "--epci", "999999999", "--data-dir",
+                                 str(real_data), "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.startswith("Erreur : EPCI inconnu")
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.real_data
+def test_debug_shows_the_exception(real_data, tmp_path):
+    result = runner.invoke(app, ["--debug", "territory", "--epci", "999999999", "--data-dir",
+                                 str(real_data), "--out", str(tmp_path)])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, UnknownCodeError)
+
+
+def test_exactly_one_territory(tmp_path):
+    result = runner.invoke(app, ["territory", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "indiquez exactement un territoire" in result.output
+
+
+def test_sources_list_and_describe():
+    result = runner.invoke(app, ["sources", "list"])
+    assert result.exit_code == 0
+    assert "anct_france_services_20240801" in result.output
+    result = runner.invoke(app, ["sources", "describe", "ign_contours_iris_2024"])
+    assert result.exit_code == 0 and "Licence Ouverte" in result.output
+    result = runner.invoke(app, ["sources", "describe", "ign_contours_iris_2042"])
+    assert result.exit_code == 1 and "Vouliez-vous dire" in result.output
+
+
+def test_unpinned_fetch_is_refused():
+    result = runner.invoke(app, ["sources", "fetch", "ign_contours_iris_2024"])
+    assert result.exit_code == 1
+    assert "--accepter-non-verifie" in result.output
+
+
+@pytest.mark.real_data
+def test_sources_scan(real_data):
+    result = runner.invoke(app, ["sources", "scan", str(real_data)])
+    assert result.exit_code == 0
+    assert "Contours des IRIS" in result.output
+    assert "= anct_france_services_20240801" in result.output
+
+
+def test_help_is_french():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0 and "diagnostic territorial" in result.output
