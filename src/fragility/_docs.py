@@ -68,15 +68,18 @@ def render() -> str:
         lines += [f"## {layer.title_fr} (`{layer.name}`)", ""]
         lines += [f"Variables : {VARIABLES.get(layer.name, '—')}.", ""]
         if not entries:
-            lines += ["Pas de fichier épinglé au registre : placez le fichier dans `--data-dir`, "
-                      "il est reconnu par son contenu.", ""]
+            lines += [
+                "Pas de fichier épinglé au registre : placez le fichier dans `--data-dir`, "
+                "il est reconnu par son contenu.",
+                "",
+            ]
         for s in entries:
             lines += [
                 f"### `{s.name}` — {s.title_fr}",
                 "",
                 f"- Éditeur : {s.publisher}",
-                f"- Millésime : {s.vintage}" + (f" ; géographie : {s.geography}" if s.geography
-                                                else ""),
+                f"- Millésime : {s.vintage}"
+                + (f" ; géographie : {s.geography}" if s.geography else ""),
                 f"- Licence : {s.licence}",
                 f"- Adresse : {s.url or '(à fournir via --data-dir)'}",
                 f"- Page : {s.homepage or '—'}",

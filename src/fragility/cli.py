@@ -18,25 +18,35 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-sources_app = typer.Typer(help="Sources de données ouvertes : registre, téléchargement, "
-                          "reconnaissance d'un dossier.", no_args_is_help=True)
+sources_app = typer.Typer(
+    help="Sources de données ouvertes : registre, téléchargement, reconnaissance d'un dossier.",
+    no_args_is_help=True,
+)
 app.add_typer(sources_app, name="sources")
 
 _state = {"debug": False}
 
 Demo = Annotated[bool, typer.Option("--demo", help="Territoire de démonstration (synthétique).")]
 Epci = Annotated[str | None, typer.Option("--epci", help="EPCI : code SIREN ou nom.")]
-Communes = Annotated[str | None, typer.Option(
-    "--communes", help="Liste de codes communes séparés par des virgules.")]
+Communes = Annotated[
+    str | None, typer.Option("--communes", help="Liste de codes communes séparés par des virgules.")
+]
 Departement = Annotated[str | None, typer.Option("--departement", help="Code du département.")]
-DataDir = Annotated[Path | None, typer.Option(
-    "--data-dir", help="Dossier des fichiers sources locaux (reconnus par leur contenu).")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="Dossier des fichiers sources locaux (reconnus par leur contenu)."
+    ),
+]
 Seed = Annotated[int, typer.Option("--graine", help="Graine du territoire de démonstration.")]
 
 
 @app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="Afficher la trace complète "
-                                              "des erreurs.")] = False) -> None:
+def _main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Afficher la trace complète des erreurs.")
+    ] = False,
+) -> None:
     _state["debug"] = debug
 
 
@@ -56,17 +66,32 @@ def _friendly(func):
     return wrapper
 
 
-def _territory(demo: bool, epci: str | None, communes: str | None, departement: str | None,
-               data_dir: Path | None, seed: int = 0):
+def _territory(
+    demo: bool,
+    epci: str | None,
+    communes: str | None,
+    departement: str | None,
+    data_dir: Path | None,
+    seed: int = 0,
+):
     from fragility.errors import InputError
     from fragility.territory import Territory
 
-    chosen = [name for name, value in (("--demo", demo), ("--epci", epci),
-                                       ("--communes", communes),
-                                       ("--departement", departement)) if value]
+    chosen = [
+        name
+        for name, value in (
+            ("--demo", demo),
+            ("--epci", epci),
+            ("--communes", communes),
+            ("--departement", departement),
+        )
+        if value
+    ]
     if len(chosen) != 1:
-        raise InputError("indiquez exactement un territoire : --demo, --epci, --communes ou "
-                         f"--departement (reçu : {', '.join(chosen) or 'aucun'}).")
+        raise InputError(
+            "indiquez exactement un territoire : --demo, --epci, --communes ou "
+            f"--departement (reçu : {', '.join(chosen) or 'aucun'})."
+        )
     if demo:
         if data_dir is not None:
             raise InputError("--data-dir ne s'utilise pas avec --demo (données synthétiques).")
@@ -74,8 +99,9 @@ def _territory(demo: bool, epci: str | None, communes: str | None, departement: 
     if epci:
         return Territory.from_epci(epci, data_dir=data_dir)
     if communes:
-        return Territory.from_communes([c for c in communes.split(",") if c.strip()],
-                                       data_dir=data_dir)
+        return Territory.from_communes(
+            [c for c in communes.split(",") if c.strip()], data_dir=data_dir
+        )
     return Territory.from_departement(departement, data_dir=data_dir)
 
 
@@ -83,8 +109,12 @@ def _territory(demo: bool, epci: str | None, communes: str | None, departement: 
 @_friendly
 def territory_cmd(
     out: Annotated[Path, typer.Option("--out", help="Dossier de sortie.")],
-    demo: Demo = False, epci: Epci = None, communes: Communes = None,
-    departement: Departement = None, data_dir: DataDir = None, seed: Seed = 0,
+    demo: Demo = False,
+    epci: Epci = None,
+    communes: Communes = None,
+    departement: Departement = None,
+    data_dir: DataDir = None,
+    seed: Seed = 0,
 ) -> None:
     """Construire la table IRIS d'un territoire : iris.gpkg, iris.csv et couverture.md."""
     from fragility.iris_table import build_iris_table
@@ -92,8 +122,9 @@ def territory_cmd(
     territory = _territory(demo, epci, communes, departement, data_dir, seed)
     table = build_iris_table(territory, progress=True)
     paths = table.write(out)
-    typer.echo(f"{territory.label} : {len(table.gdf)} IRIS, "
-               f"{table.gdf['commune'].nunique()} communes.")
+    typer.echo(
+        f"{territory.label} : {len(table.gdf)} IRIS, {table.gdf['commune'].nunique()} communes."
+    )
     for warning in table.warnings:
         typer.echo(f"  ! {warning}")
     typer.echo(f"Écrit : {', '.join(str(p) for p in paths)}")
@@ -103,8 +134,12 @@ def territory_cmd(
 @_friendly
 def diagnose_cmd(
     out: Annotated[Path, typer.Option("--out", help="Dossier de sortie.")] = Path("reports"),
-    demo: Demo = False, epci: Epci = None, communes: Communes = None,
-    departement: Departement = None, data_dir: DataDir = None, seed: Seed = 0,
+    demo: Demo = False,
+    epci: Epci = None,
+    communes: Communes = None,
+    departement: Departement = None,
+    data_dir: DataDir = None,
+    seed: Seed = 0,
 ) -> None:
     """Lancer le diagnostic d'un territoire (aujourd'hui : table IRIS, couverture, cartes)."""
     from fragility.diagnose import diagnose
@@ -138,9 +173,12 @@ def sources_describe(name: Annotated[str, typer.Argument(help="Nom de la source.
 @_friendly
 def sources_fetch(
     name: Annotated[str, typer.Argument(help="Nom de la source.")],
-    unpinned: Annotated[bool, typer.Option(
-        "--accepter-non-verifie",
-        help="Télécharger une source sans empreinte épinglée et enregistrer son empreinte.")
+    unpinned: Annotated[
+        bool,
+        typer.Option(
+            "--accepter-non-verifie",
+            help="Télécharger une source sans empreinte épinglée et enregistrer son empreinte.",
+        ),
     ] = False,
 ) -> None:
     """Télécharger (ou retrouver dans le cache) un fichier du registre, vérifié par empreinte."""
@@ -159,8 +197,10 @@ def sources_scan(directory: Annotated[Path, typer.Argument(help="Dossier à exam
     for layer, files in sorted(catalogue.files.items()):
         for f in files:
             tag = f" = {f.source}" if f.source else ""
-            typer.echo(f"{LAYERS[layer].title_fr} [{f.vintage or 'millésime ?'}] : "
-                       f"{f.path.relative_to(directory)}{tag}")
+            typer.echo(
+                f"{LAYERS[layer].title_fr} [{f.vintage or 'millésime ?'}] : "
+                f"{f.path.relative_to(directory)}{tag}"
+            )
     for path, reason in catalogue.ignored:
         typer.echo(f"ignoré : {path.relative_to(directory)} ({reason})")
 

@@ -106,7 +106,7 @@ def _write_csv(path: Path, frame: pd.DataFrame, formatter=_num) -> None:
 
 
 def _phi(x: np.ndarray) -> np.ndarray:
-    """Standard normal cumulative distribution function."""
+    """Return the standard normal cumulative distribution function at ``x``."""
     return 0.5 * (1.0 + np.vectorize(math.erf)(np.asarray(x, dtype=float) / math.sqrt(2.0)))
 
 
@@ -207,7 +207,7 @@ def _roughen(rng: np.random.Generator, cells: np.ndarray) -> np.ndarray:
         shift.append(np.outer(offset, normal))
     tree = shapely.STRtree(cells)
     for amplitude in (1.0, 0.5, 0.25, 0.0):
-        edges = shapely.linestrings([b + amplitude * s for b, s in zip(base, shift, strict=True)])
+        edges = [shapely.LineString(b + amplitude * s) for b, s in zip(base, shift, strict=True)]
         faces = shapely.get_parts(shapely.polygonize(edges))
         if len(faces) != len(cells) or not shapely.is_valid(faces).all():
             continue
@@ -243,12 +243,12 @@ def _geography(rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, pd.DataFrame
         dist = np.hypot(*rel.T)
         n_gq = math.ceil(n / 6)
         sector = ((np.arctan2(rel[:, 1], rel[:, 0]) + np.pi) / (2 * np.pi) * n_gq).astype(int)
-        order = np.lexsort((dist, np.minimum(sector, n_gq - 1)))
         far = np.argsort(-dist)
         types = np.full(n, "H")
-        types[far[:2] if kind == "city" else far[:1] if c == 1 else []] = "A"
         if kind == "city":
-            types[far[2]] = "D"
+            types[far[:2]], types[far[2]] = "A", "D"
+        elif c == 1:
+            types[far[0]] = "A"
         generic = list(rng.permutation(_NAMES))
         n_centre = 9 if kind == "city" else 1
         centre_names = _CENTRE_NAMES if kind == "city" else ["Centre"]
@@ -265,8 +265,7 @@ def _geography(rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, pd.DataFrame
             else:
                 nom = centre_names[rank] if rank < n_centre else generic.pop()
             rows.append(dict(com=code, nom_commune=name, kind=kind, typ=types[i], nom_iris=nom,
-                             iris=f"{gq:02d}{counter[gq]:02d}", rank=rank,
-                             order=int(np.where(order == i)[0][0])))
+                             iris=f"{gq:02d}{counter[gq]:02d}", rank=rank))
         cells.extend(_voronoi(pts, com_cells[c]))
     geoms = _roughen(rng, np.array(cells, dtype=object))
     geoms = shapely.transform(geoms, lambda xy: xy + _ORIGIN)
@@ -287,19 +286,21 @@ def _qpv(rng, iris: gpd.GeoDataFrame, communes: pd.DataFrame) -> gpd.GeoDataFram
     for k, c in enumerate(hosts):
         com = communes.iloc[c]
         sub = iris[(iris["com"] == com["code"]) & (iris["typ"] == "H")]
-        radius = rng.uniform(330, 480) if c == 0 else rng.uniform(280, 400)
+        radius = np.sqrt(sub.area.median() / np.pi)
         xy, count = np.unique(shapely.get_coordinates(sub.geometry.values), axis=0,
                               return_counts=True)
         xy = xy[count >= 3]
-        inner = shapely.distance(com["geometry"].exterior, shapely.points(xy)) > 1.4 * radius
+        inner = shapely.distance(com["geometry"].boundary, shapely.points(xy)) > 1.4 * radius
         dist = np.hypot(*(xy - com["seed"]).T)
         ok = inner & ((dist > 1_300) & (dist < 3_200) if c == 0 else True)
         for p in placed:
             ok &= np.hypot(*(xy - p).T) > 2.5 * radius + 500
+        ok = ok if ok.any() else inner if inner.any() else np.ones(len(xy), bool)
         node = xy[rng.choice(np.flatnonzero(ok))]
         near = sub.geometry.values[shapely.distance(sub.geometry.values, shapely.Point(node)) < 1]
-        host = shapely.get_coordinates(shapely.centroid(near[rng.integers(len(near))]))[0]
-        centre = node + rng.uniform(0.3, 0.6) * (host - node)
+        host = near[rng.integers(len(near))]
+        radius = min(np.sqrt(host.area / np.pi), 1.3 * radius) * rng.uniform(0.75, 0.9)
+        centre = node + rng.uniform(0.6, 0.85) * (shapely.get_coordinates(host.centroid)[0] - node)
         placed.append(centre)
         theta = np.linspace(0, 2 * np.pi, 64, endpoint=False)
         r = radius * (1 + sum(rng.normal(0, 0.08) * np.cos(j * theta + rng.uniform(0, 6.3))
@@ -348,7 +349,7 @@ def _census(rng, iris: gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
     old = (pick({"centre": .35, "city": .35, "suburb": .4, "rural": .5}) + .15 * (pop < 500)
            + noise(.08)).clip(.05, .95) * (1 - .6 * q)
     stud = pick({"centre": .75, "city": .2, "suburb": .08, "rural": .03})
-    dep = (pick({"centre": .32, "city": .28, "suburb": .22, "rural": .3}) + .75 * q ** .7
+    dep = (pick({"centre": .35, "city": .35, "suburb": .22, "rural": .3}) + .95 * q ** .6
            + noise(.06)).clip(.02, 1)
 
     a = np.arange(100)
@@ -367,20 +368,17 @@ def _census(rng, iris: gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
     etr = (0.05 + 0.2 * q + 0.03 * centre - 0.035 * rural) * np.exp(noise(0.2))
     sixty = _band(ages, 60) / p15
 
-    struct = {f"P20_POP{lo:02d}{hi - 1:02d}": _band(ages, lo, hi) for lo, hi in
-              [(0, 3), (3, 6), (6, 11), (11, 18), (18, 25), (25, 40), (40, 55), (55, 65),
-               (65, 80)]}
-    struct["P20_POP80P"] = _band(ages, 80)
+    fine = {f"P20_POP{lo:02d}{hi - 1:02d}": _band(ages, lo, hi) for lo, hi in
+            [(0, 3), (3, 6), (6, 11), (11, 18), (18, 25), (25, 40), (40, 55), (55, 65), (65, 80)]}
+    fine["P20_POP80P"] = _band(ages, 80)
+    struct = {"P20_POP": sum(fine.values())} | fine
     for lo, hi in [(0, 15), (15, 30), (30, 45), (45, 60), (60, 75)]:
         struct[f"P20_POP{lo:02d}{hi - 1:02d}"] = _band(ages, lo, hi)
     struct["P20_POP75P"] = _band(ages, 75)
     struct |= {"P20_POP0019": _band(ages, 0, 20), "P20_POP2064": _band(ages, 20, 65),
                "P20_POP65P": _band(ages, 65)}
-    struct["P20_POP"] = sum(struct[c] for c in struct if len(c) == 11 and c[7:9] in
-                            {"00", "03", "06", "11", "18", "25", "40", "55", "65"}) \
-        + struct["P20_POP80P"]
-    struct["P20_POPF"] = pop * (0.515 + 0.03 * old + noise(0.01))
-    struct["P20_POPH"] = struct["P20_POP"] - struct["P20_POPF"]
+    women = pop * (0.515 + 0.03 * old + noise(0.01))
+    struct |= {"P20_POPH": struct["P20_POP"] - women, "P20_POPF": women}
     c15 = p15 * np.exp(noise(0.004))
     students = (_band(ages, 15, 18) * 0.96 + _band(ages, 18, 25) * (0.35 + 0.35 * stud)
                 + _band(ages, 25, 30) * 0.05 * stud)
@@ -401,20 +399,19 @@ def _census(rng, iris: gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
 
     bands = [(15, 20), (20, 25), (25, 40), (40, 55), (55, 65), (65, 80), (80, 100)]
     rate = np.array([.02, .18, .15, .12, .17, .25, .42])[None, :].repeat(n, 0)
-    rate[centre, 1:5] *= 2.1
-    rate[centre, 5:] *= 1.4
+    rate[centre, 1:5] *= 2.5
+    rate[centre, 5:] *= 1.5
     rate[rural, 6] *= 1.2
     rate[:, 3:5] *= (1 + .2 * q)[:, None]
     rate = (rate * np.exp(rng.normal(0, .08, rate.shape))).clip(0, .9)
-    fam = {"P20_POP15P": p15}
-    alone = np.zeros(n)
-    for j, (lo, hi) in enumerate(bands):
-        tag = "80P" if lo == 80 else f"{lo:02d}{hi - 1:02d}"
-        fam[f"P20_POP{tag}"] = _band(ages, lo, hi)
-        fam[f"P20_POP{tag}_PSEUL"] = _band(ages, lo, hi) * (pmen / pop) * rate[:, j]
-        alone += fam[f"P20_POP{tag}_PSEUL"]
-    fam["P20_POP15P_PSEUL"] = alone
-    size = (pick({"centre": 2.35, "city": 2.75, "suburb": 2.8, "rural": 2.6}) + 0.5 * q
+    tags = ["80P" if lo == 80 else f"{lo:02d}{hi - 1:02d}" for lo, hi in bands]
+    by_band = {t: _band(ages, lo, hi) for t, (lo, hi) in zip(tags, bands, strict=True)}
+    pseul = {f"P20_POP{t}_PSEUL": by_band[t] * (pmen / pop) * rate[:, j]
+             for j, t in enumerate(tags)}
+    alone = sum(pseul.values())
+    fam = {"P20_POP15P": p15} | {f"P20_POP{t}": v for t, v in by_band.items()}
+    fam |= {"P20_POP15P_PSEUL": alone} | pseul
+    size = (pick({"centre": 2.25, "city": 2.75, "suburb": 2.8, "rural": 2.6}) + 0.5 * q
             + noise(.05))
     men = alone + (pmen - alone) / size
     f = np.exp(noise(0.004))
@@ -423,9 +420,9 @@ def _census(rng, iris: gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
     mono = (0.13 + 0.22 * q + 0.04 * centre + noise(.015)).clip(.05, .6)
     coup0 = (0.30 + 0.35 * old - 0.1 * q + noise(.02)).clip(.1, .9 - mono)
     alone_f = 0.55 + 0.15 * (fam["P20_POP6579_PSEUL"] + fam["P20_POP80P_PSEUL"]) / alone
-    fam |= {"C20_MEN": men * f, "C20_MENPSEUL": alone * f, "C20_MENHSEUL": alone * f * (1 - alone_f),
-            "C20_MENFSEUL": alone * f * alone_f, "C20_MENSFAM": sfam * f,
-            "C20_MENFAM": famhh * f, "C20_MENCOUPSENF": famhh * f * coup0,
+    fam |= {"C20_MEN": men * f, "C20_MENPSEUL": alone * f,
+            "C20_MENHSEUL": alone * f * (1 - alone_f), "C20_MENFSEUL": alone * f * alone_f,
+            "C20_MENSFAM": sfam * f, "C20_MENFAM": famhh * f, "C20_MENCOUPSENF": famhh * f * coup0,
             "C20_MENCOUPAENF": famhh * f * (1 - coup0 - mono), "C20_MENFAMMONO": famhh * f * mono,
             "C20_PMEN": pmen * f}
     g = f * rng.uniform(1.0, 1.02, n)
@@ -494,10 +491,9 @@ def _census(rng, iris: gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
 
 
 def _census_ids(iris: gpd.GeoDataFrame) -> pd.DataFrame:
-    """The twelve identity columns of the INSEE IRIS bases."""
+    """Return the twelve identity columns of the INSEE IRIS bases."""
     z = iris["typ"] == "Z"
-    triris = iris["com"].str[:2] + (iris.groupby("com").cumcount() // 3 + 1 + 10 * iris[
-        "com"].str[2:].astype(int)).map("{:04d}".format)
+    triris = iris["com"] + (iris.groupby("com").cumcount() // 4 + 1).astype(str)
     return pd.DataFrame({
         "IRIS": iris["code_iris"], "REG": _REGION, "DEP": DEMO_DEPARTEMENT,
         "UU2020": np.where(iris["kind"] == "rural", f"{DEMO_DEPARTEMENT}000",
@@ -515,8 +511,9 @@ def _census_ids(iris: gpd.GeoDataFrame) -> pd.DataFrame:
 def _income(rng, iris: gpd.GeoDataFrame, latent: pd.DataFrame) -> pd.DataFrame:
     """Unrounded disposable-income statistics per IRIS (lognormal with compressed low tail)."""
     n, dep, kind = len(iris), latent["dep"].to_numpy(), iris["kind"].to_numpy()
-    sigma = 0.48 - 0.1 * dep + 0.1 * (kind == "centre") + rng.normal(0, .02, n)
-    low, high = 0.85 * sigma, sigma
+    sigma = (0.48 - 0.1 * dep + 0.1 * (kind == "centre") - 0.04 * (kind == "rural")
+             + rng.normal(0, .02, n))
+    low, high = sigma, 1.05 * sigma
     med = 27_500 * np.exp(-0.75 * dep + rng.normal(0, .03, n)) * np.where(kind == "rural", .96, 1)
     mid = (low + high) / 2
     inc = pd.DataFrame({
@@ -582,7 +579,7 @@ def _filosofi(rng, iris, census) -> tuple[pd.DataFrame, pd.DataFrame]:
     filo_com = pd.DataFrame({"CODGEO": com.index,
                              "NBMENFISC20": nbmen.map("{:.0f}".format).to_numpy(),
                              "NBPERSMENFISC20": (weight.groupby(iris["com"]).sum() * .975)
-                             .map("{:.1f}".format).to_numpy()})
+                             .map("{:.0f}".format).to_numpy()})
     for col in _FILO_COM_COLS[3:]:
         key = col[:-2]
         digits = 0 if key in ("MED", "PIMP", "D1", "D9") else 1
@@ -595,8 +592,9 @@ def _filosofi(rng, iris, census) -> tuple[pd.DataFrame, pd.DataFrame]:
 # ── France Services, COG ────────────────────────────────────────────────────────────────────
 
 
-def _postcode(commune_index: int) -> str:
-    return f"{DEMO_DEPARTEMENT}{min(commune_index, 5) * 10 + (commune_index > 5) * 100:03d}"
+def _postcode(c: int) -> str:
+    """Postcode of the ``c``-th commune: city, suburbs, then rural groups of four."""
+    return f"{DEMO_DEPARTEMENT}{c * 10 if c < 5 else 100 + 10 * ((c - 5) // 4):03d}"
 
 
 def _france_services(rng, iris, communes) -> list[list]:
@@ -617,7 +615,7 @@ def _france_services(rng, iris, communes) -> list[list]:
         hours = [_HOURS[int(rng.integers(0, 2))]] * 5
         hours[int(rng.integers(0, 5))] = _HOURS[int(rng.integers(2, 5))]
         rows.append([str(9601 + k), DEMO_DEPARTEMENT, f"France services {com['nom']}",
-                     f"{int(rng.integers(1, 40))} {['Place de la Mairie', 'Rue de la Gare'][k % 2]}",
+                     f"{rng.integers(1, 40)} {('Place de la Mairie', 'Rue de la Gare')[k % 2]}",
                      "", com["code"], _postcode(c), com["nom"], round(lat, 6), round(lon, 6),
                      f"france-services.{_slug(com['nom'])}@exemple.invalid",
                      f"01 99 00 {int(rng.integers(10, 99))} {int(rng.integers(10, 99))}",
@@ -652,11 +650,11 @@ def _cog(rng, communes: pd.DataFrame, pop: pd.Series) -> tuple[list, list]:
         if c == merged:
             obj["anciensCodes"] = [f"{DEMO_DEPARTEMENT}{len(communes) + 1:03d}"]
             siren = _luhn("20009600")
-        municipale = int(round(pop[code] * rng.uniform(0.985, 1.015)))
+        municipale = int(np.rint(pop[code] * rng.uniform(0.985, 1.015)))
         obj |= {"siren": siren, "codesPostaux": [_postcode(c)], "population": municipale}
         objects.append(obj)
         members.append({"code": code, "siren": siren, "nom": nom,
-                        "populationTotale": int(round(municipale * 1.015)),
+                        "populationTotale": int(np.rint(municipale * 1.015)),
                         "populationMunicipale": municipale})
     objects.append({"code": objects[merged]["anciensCodes"][0], "nom": _DELEGUEE,
                     "typeLiaison": _liaison(_DELEGUEE), "zone": "metro",
@@ -746,7 +744,8 @@ def write_demo_data(directory: str | os.PathLike, *, seed: int = 0) -> Path:
                 tmp, layer="contours_iris", driver="GPKG", engine="pyogrio",
                 promote_to_multi=True, layer_options={"GEOMETRY_NAME": "geometrie"})
         with atomic_path(out / "qpv" / "QP2024_demo_WGS84.geojson") as tmp:
-            qpv.to_crs(CRS_WGS84).to_file(tmp, driver="GeoJSON", engine="pyogrio")
+            qpv.to_crs(CRS_WGS84).to_file(tmp, layer="QP2024_demo_WGS84", driver="GeoJSON",
+                                          engine="pyogrio")
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
     ids = _census_ids(iris)

@@ -30,8 +30,10 @@ _LAYER_SOURCE_NAMES = {
 def source_line(table: IrisTable) -> str:
     """The "Sources : …" line printed under every map and table."""
     if table.territory.is_synthetic:
-        return ("Sources : données synthétiques générées par fragility (aucune valeur réelle) ; "
-                "traitement fragility")
+        return (
+            "Sources : données synthétiques générées par fragility (aucune valeur réelle) ; "
+            "traitement fragility"
+        )
     parts = []
     for _, row in table.layers.iterrows():
         name = _LAYER_SOURCE_NAMES.get(row["layer"])
@@ -65,8 +67,7 @@ class Diagnostic:
             f"Territoire : {self.territory.label}",
             f"  {len(gdf)} IRIS, {gdf['commune'].nunique()} communes, "
             f"population {gdf['population'].sum():,.0f}".replace(",", "\u202f"),
-            f"  {len(self.table.coverage)} absence(s) de données signalée(s) "
-            "(voir couverture.md)",
+            f"  {len(self.table.coverage)} absence(s) de données signalée(s) (voir couverture.md)",
         ]
         if self.files:
             lines.append(f"Résultats écrits dans {self.files[0].parent.resolve()} :")
@@ -84,8 +85,9 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def diagnose(territory: Territory, out_dir: str | os.PathLike, *, progress: bool = True
-             ) -> Diagnostic:
+def diagnose(
+    territory: Territory, out_dir: str | os.PathLike, *, progress: bool = True
+) -> Diagnostic:
     """Run the main job on a territory and write its outputs to ``out_dir``.
 
     Writes ``iris.gpkg``, ``iris.csv``, ``couverture.md``, ``figures/*.png`` and
@@ -109,35 +111,61 @@ def diagnose(territory: Territory, out_dir: str | os.PathLike, *, progress: bool
     table = build_iris_table(territory, progress=progress)
     files = table.write(out)
     gdf = table.gdf
-    subtitle = "Territoire de démonstration — données synthétiques" if territory.is_synthetic \
-        else None
+    subtitle = (
+        "Territoire de démonstration — données synthétiques" if territory.is_synthetic else None
+    )
     line = source_line(table)
     dissolved = gdf.dissolve(by="commune")[["geometry"]]
     density = gdf.assign(density=gdf["population"] / (gdf.geometry.area / 1e6))
-    files.append(static_map(
-        density, "density", out / "figures" / "densite_population.png",
-        title=f"Densité de population — {territory.name}", subtitle=subtitle,
-        legend_title="habitants / km²", source_line=line, borders=dissolved, cmap="Blues"))
+    files.append(
+        static_map(
+            density,
+            "density",
+            out / "figures" / "densite_population.png",
+            title=f"Densité de population — {territory.name}",
+            subtitle=subtitle,
+            legend_title="habitants / km²",
+            source_line=line,
+            borders=dissolved,
+            cmap="Blues",
+        )
+    )
     if "DISP_TP60" in gdf and gdf["DISP_TP60"].notna().any():
-        files.append(static_map(
-            gdf, "DISP_TP60", out / "figures" / "taux_pauvrete.png",
-            title=f"Taux de pauvreté (seuil 60 %) — {territory.name}", subtitle=subtitle,
-            legend_title="% des personnes", source_line=line, borders=dissolved))
+        files.append(
+            static_map(
+                gdf,
+                "DISP_TP60",
+                out / "figures" / "taux_pauvrete.png",
+                title=f"Taux de pauvreté (seuil 60 %) — {territory.name}",
+                subtitle=subtitle,
+                legend_title="% des personnes",
+                source_line=line,
+                borders=dissolved,
+            )
+        )
     manifest = {
         "fragility": _versions()["fragility"],
         "territoire": {
-            "nom": territory.name, "type": territory.kind, "code": territory.code,
-            "communes": list(territory.communes), "synthetique": territory.is_synthetic,
+            "nom": territory.name,
+            "type": territory.kind,
+            "code": territory.code,
+            "communes": list(territory.communes),
+            "synthetique": territory.is_synthetic,
             "dossier_donnees": None if territory.data_dir is None else str(territory.data_dir),
         },
         "entrees": [
-            {"fichier": f.path.name, "couche": f.layer, "millesime": f.vintage,
-             "sha256": f.sha256, "source_registre": f.source}
+            {
+                "fichier": f.path.name,
+                "couche": f.layer,
+                "millesime": f.vintage,
+                "sha256": f.sha256,
+                "source_registre": f.source,
+            }
             for f in table.provenance
         ],
         "sorties": [str(p.relative_to(out)) for p in files],
         "versions": _versions(),
-        "horodatage": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "horodatage": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     manifest_path = out / "manifest.json"
     with atomic_write(manifest_path, "w", encoding="utf-8") as handle:

@@ -608,10 +608,10 @@ def _coverage_markdown(table: IrisTable) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for _, s in table.layers.iterrows():
+        count = "—" if pd.isna(s["iris_with_data"]) else int(s["iris_with_data"])
         lines.append(
             f"| {s['title_fr']} | {s['files'] or '—'} | {s['vintage'] or '—'} | "
-            f"{s['layout'] or '—'} | {'—' if pd.isna(s['iris_with_data']) else int(s['iris_with_data'])}"
-            f" / {len(gdf)} | {s['notes'] or ''} |"
+            f"{s['layout'] or '—'} | {count} / {len(gdf)} | {s['notes'] or ''} |"
         )
     if table.warnings:
         lines += ["", "## Avertissements", ""] + [f"- {w}" for w in table.warnings]

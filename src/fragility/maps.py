@@ -11,10 +11,20 @@ import numpy as np
 from fragility._files import atomic_path
 
 
-def static_map(gdf: gpd.GeoDataFrame, column: str, path: str | os.PathLike, *, title: str,
-               source_line: str, legend_title: str | None = None, subtitle: str | None = None,
-               scheme: str = "quantiles", k: int = 5, cmap: str = "YlOrRd",
-               borders: gpd.GeoDataFrame | None = None) -> Path:
+def static_map(
+    gdf: gpd.GeoDataFrame,
+    column: str,
+    path: str | os.PathLike,
+    *,
+    title: str,
+    source_line: str,
+    legend_title: str | None = None,
+    subtitle: str | None = None,
+    scheme: str = "quantiles",
+    k: int = 5,
+    cmap: str = "YlOrRd",
+    borders: gpd.GeoDataFrame | None = None,
+) -> Path:
     """Draw a classed choropleth of one column and write it as PNG (or SVG).
 
     The map has a title, an optional subtitle (the demo territory says it is synthetic),
@@ -59,10 +69,23 @@ def static_map(gdf: gpd.GeoDataFrame, column: str, path: str | os.PathLike, *, t
     fig, ax = plt.subplots(figsize=(8.27, 8.27), dpi=150)
     k_eff = int(min(k, max(1, values.nunique())))
     if len(present):
-        present.plot(column=column, ax=ax, scheme=scheme if k_eff > 1 else None, k=k_eff,
-                     cmap=cmap, edgecolor="white", linewidth=0.2, legend=True,
-                     legend_kwds={"title": legend_title or column, "loc": "lower left",
-                                  "fontsize": 7, "title_fontsize": 8, "fmt": "{:,.0f}"})
+        present.plot(
+            column=column,
+            ax=ax,
+            scheme=scheme if k_eff > 1 else None,
+            k=k_eff,
+            cmap=cmap,
+            edgecolor="white",
+            linewidth=0.2,
+            legend=True,
+            legend_kwds={
+                "title": legend_title or column,
+                "loc": "lower left",
+                "fontsize": 7,
+                "title_fontsize": 8,
+                "fmt": "{:,.0f}",
+            },
+        )
     absent = gdf[values.isna()]
     if len(absent):
         absent.plot(ax=ax, color="#cccccc", edgecolor="white", linewidth=0.2, hatch="///")
@@ -71,22 +94,39 @@ def static_map(gdf: gpd.GeoDataFrame, column: str, path: str | os.PathLike, *, t
         labels = [t.get_text() for t in legend.get_texts()] if legend else []
         handles.append(Patch(facecolor="#cccccc", hatch="///"))
         labels.append(f"donnée manquante ({len(absent)})")
-        ax.legend(handles, labels, title=legend_title or column, loc="lower left", fontsize=7,
-                  title_fontsize=8)
+        ax.legend(
+            handles,
+            labels,
+            title=legend_title or column,
+            loc="lower left",
+            fontsize=7,
+            title_fontsize=8,
+        )
     if borders is not None:
         borders.boundary.plot(ax=ax, color="#333333", linewidth=0.6)
     _scale_bar(ax)
-    ax.annotate("N", xy=(0.95, 0.95), xytext=(0.95, 0.88), xycoords="axes fraction",
-                ha="center", fontsize=11, fontweight="bold",
-                arrowprops={"arrowstyle": "-|>", "color": "black"})
+    ax.annotate(
+        "N",
+        xy=(0.95, 0.95),
+        xytext=(0.95, 0.88),
+        xycoords="axes fraction",
+        ha="center",
+        fontsize=11,
+        fontweight="bold",
+        arrowprops={"arrowstyle": "-|>", "color": "black"},
+    )
     ax.set_axis_off()
     fig.suptitle(title, fontsize=13, fontweight="bold", x=0.02, ha="left")
     if subtitle:
         ax.set_title(subtitle, fontsize=9, loc="left", color="#a00000")
     fig.text(0.02, 0.015, source_line, fontsize=7, color="#444444")
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", bbox_inches="tight",
-                    metadata={"Software": None} if path.suffix == ".png" else None)
+        fig.savefig(
+            tmp,
+            format=path.suffix.lstrip(".") or "png",
+            bbox_inches="tight",
+            metadata={"Software": None} if path.suffix == ".png" else None,
+        )
     plt.close(fig)
     return path
 

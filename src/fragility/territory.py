@@ -70,8 +70,11 @@ def load_cog(data_dir: str | os.PathLike | None = None) -> Cog:
                 "ajoutez v_commune_AAAA.csv (INSEE) ou communes.json (Etalab)."
             )
         epci = catalogue.read("cog_epci")
-        epci_frame = epci.frame if epci is not None else pd.DataFrame(
-            columns=["epci", "epci_name", "epci_type", "commune"])
+        epci_frame = (
+            epci.frame
+            if epci is not None
+            else pd.DataFrame(columns=["epci", "epci_name", "epci_type", "commune"])
+        )
         return Cog(communes.frame, epci_frame, communes.vintage)
     communes = read_communes(fetch("etalab_decoupage_administratif_6_0_0"))
     epci = read_epci(fetch("etalab_decoupage_administratif_6_0_0_epci"))
@@ -200,8 +203,13 @@ class Territory:
         )
 
     @classmethod
-    def from_communes(cls, codes: Iterable[str], *, name: str | None = None,
-                      data_dir: str | os.PathLike | None = None) -> Territory:
+    def from_communes(
+        cls,
+        codes: Iterable[str],
+        *,
+        name: str | None = None,
+        data_dir: str | os.PathLike | None = None,
+    ) -> Territory:
         """Territory made of a list of communes (current COG codes).
 
         A former commune (commune déléguée or associée) is refused with the code of the
@@ -236,7 +244,11 @@ class Territory:
         communes = tuple(sorted(set(resolved)))
         if name is None:
             first = current[communes[0]]
-            name = first if len(communes) == 1 else f"{first} et {len(communes) - 1} autre(s) commune(s)"
+            name = (
+                first
+                if len(communes) == 1
+                else f"{first} et {len(communes) - 1} autre(s) commune(s)"
+            )
         return cls(
             name=name,
             kind="communes",
@@ -247,8 +259,7 @@ class Territory:
         )
 
     @classmethod
-    def from_departement(cls, code: str, *, data_dir: str | os.PathLike | None = None
-                         ) -> Territory:
+    def from_departement(cls, code: str, *, data_dir: str | os.PathLike | None = None) -> Territory:
         """Territory of a whole département (its current communes)."""
         dep = normalise_code(code, 2) or ""
         if not DEPARTEMENT_RE.match(dep):

@@ -22,8 +22,10 @@ import pandas as pd
 
 from fragility.errors import UnknownCodeError
 from fragility.sources import anct, cog, ign, insee
-from fragility.sources._cache import data_home, fetch as _fetch
-from fragility.sources._discover import Catalogue, discover as _discover, identify
+from fragility.sources._cache import data_home
+from fragility.sources._cache import fetch as _fetch
+from fragility.sources._discover import Catalogue, identify
+from fragility.sources._discover import discover as _discover
 from fragility.sources._model import Layer, LocalFile, Parsed, Source
 
 #: Every official dataset fragility knows, by name.
@@ -72,9 +74,17 @@ def list_sources() -> pd.DataFrame:
         checksum and geography.
     """
     rows = [
-        {"name": s.name, "layer": s.layer, "title_fr": s.title_fr, "publisher": s.publisher,
-         "vintage": s.vintage, "licence": s.licence, "url": s.url, "sha256": s.sha256,
-         "geography": s.geography}
+        {
+            "name": s.name,
+            "layer": s.layer,
+            "title_fr": s.title_fr,
+            "publisher": s.publisher,
+            "vintage": s.vintage,
+            "licence": s.licence,
+            "url": s.url,
+            "sha256": s.sha256,
+            "geography": s.geography,
+        }
         for s in REGISTRY.values()
     ]
     return pd.DataFrame(rows).set_index("name")
@@ -88,7 +98,8 @@ def describe(name: str) -> str:
         f"  éditeur : {s.publisher} ; millésime : {s.vintage} ; géographie : {s.geography or '—'}",
         f"  licence : {s.licence}",
         f"  adresse : {s.url or '(à fournir via --data-dir)'}",
-        f"  empreinte SHA-256 : {s.sha256 or 'non épinglée (enregistrée au premier téléchargement)'}",
+        "  empreinte SHA-256 : "
+        + (s.sha256 or "non épinglée (enregistrée au premier téléchargement)"),
     ]
     if s.notes_fr:
         lines.append(f"  notes : {s.notes_fr}")

@@ -114,13 +114,27 @@ def identify(path: str | os.PathLike) -> str | None:
 
 
 def _vintage(layer: str, path: Path) -> str | None:
-    if layer.startswith(("census_population", "census_familles", "census_logement",
-                         "census_diplomes", "census_activite", "filosofi")):
+    if layer.startswith(
+        (
+            "census_population",
+            "census_familles",
+            "census_logement",
+            "census_diplomes",
+            "census_activite",
+            "filosofi",
+        )
+    ):
         header = read_header(path, None) if path.suffix.lower() != ".zip" else None
         if header:
-            pattern = insee.CENSUS_RE if layer.startswith("census") else (
-                insee.FILOSOFI_IRIS_RE if layer.startswith("filosofi_iris")
-                else insee.FILOSOFI_COM_RE)
+            pattern = (
+                insee.CENSUS_RE
+                if layer.startswith("census")
+                else (
+                    insee.FILOSOFI_IRIS_RE
+                    if layer.startswith("filosofi_iris")
+                    else insee.FILOSOFI_COM_RE
+                )
+            )
             years = [m.group("yy") for c in header if (m := pattern.match(c))]
             if years:
                 return "20" + max(set(years), key=years.count)
@@ -149,7 +163,9 @@ class Catalogue:
         """Whether at least one file of ``layer`` was found."""
         return bool(self.files.get(layer))
 
-    def read(self, layer: str, *, crs: str | None = None, vintage: str | None = None) -> Parsed | None:
+    def read(
+        self, layer: str, *, crs: str | None = None, vintage: str | None = None
+    ) -> Parsed | None:
         """Parse every file of a layer and merge them (``None`` if the layer is absent).
 
         Only the files of one vintage are used: ``vintage`` if given, otherwise the most
@@ -189,15 +205,25 @@ def _merge(layer: str, parts: list[Parsed], notes: list[str]) -> Parsed:
     else:
         frame = frame[~frame.index.duplicated(keep="first")]
     if len(frame) < before:
-        notes.append(f"{before - len(frame)} enregistrement(s) présents dans plusieurs fichiers, "
-                     "gardés une fois.")
+        notes.append(
+            f"{before - len(frame)} enregistrement(s) présents dans plusieurs fichiers, "
+            "gardés une fois."
+        )
     secret = None
     if all(p.secret is not None for p in parts):
         secret = pd.concat([p.secret for p in parts])
         secret = secret[~secret.index.duplicated(keep="first")]
     layouts = sorted({p.layout for p in parts})
-    return Parsed(layer=layer, frame=frame, vintage=first.vintage, path=first.path,
-                  layout=" ; ".join(layouts), columns=first.columns, secret=secret, notes=notes)
+    return Parsed(
+        layer=layer,
+        frame=frame,
+        vintage=first.vintage,
+        path=first.path,
+        layout=" ; ".join(layouts),
+        columns=first.columns,
+        secret=secret,
+        notes=notes,
+    )
 
 
 _READERS = {
@@ -229,8 +255,12 @@ def _extract_7z(path: Path, into: Path) -> list[Path]:
     return [p for p in into.rglob("*") if p.is_file() and p.name != ".complete"]
 
 
-def discover(root: str | os.PathLike, *, known: dict[str, str] | None = None,
-             extract_dir: str | os.PathLike | None = None) -> Catalogue:
+def discover(
+    root: str | os.PathLike,
+    *,
+    known: dict[str, str] | None = None,
+    extract_dir: str | os.PathLike | None = None,
+) -> Catalogue:
     """Scan a folder (recursively) and recognise each file's layer from its content.
 
     Parameters
@@ -287,6 +317,12 @@ def _classify(catalogue: Catalogue, path: Path, known: dict[str, str]) -> None:
     official = {"iris_contours": path.suffix.lower() in (".gpkg", ".shp")}
     layout = "officiel" if official.get(layer, True) else "extrait"
     catalogue.files.setdefault(layer, []).append(
-        LocalFile(path=path, layer=layer, vintage=_vintage(layer, path), layout=layout,
-                  sha256=digest, source=known.get(digest))
+        LocalFile(
+            path=path,
+            layer=layer,
+            vintage=_vintage(layer, path),
+            layout=layout,
+            sha256=digest,
+            source=known.get(digest),
+        )
     )

@@ -168,7 +168,9 @@ def to_numeric(values: pd.Series, *, path: Path, field: str) -> pd.Series:
     return numbers.astype(float)
 
 
-def codes(values: pd.Series, width: int, pattern: re.Pattern, *, path: Path, field: str) -> pd.Series:
+def codes(
+    values: pd.Series, width: int, pattern: re.Pattern, *, path: Path, field: str
+) -> pd.Series:
     """Normalise and validate a column of codes (IRIS, commune), naming the first bad line."""
     out = values.map(lambda v: normalise_code(v, width))
     bad = out.isna() | ~out.fillna("").str.match(pattern)
@@ -221,7 +223,9 @@ def strip_vintage(
     for column in columns:
         match = pattern.match(column)
         if match:
-            found.setdefault(match.group("yy"), []).append((template.format(**match.groupdict()), column))
+            found.setdefault(match.group("yy"), []).append(
+                (template.format(**match.groupdict()), column)
+            )
     if not found:
         return {}, None
     yy = max(found, key=lambda k: len(found[k]))
