@@ -1,0 +1,19 @@
+from pathlib import Path
+
+from fragility._docs import render
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_sources_doc_is_up_to_date():
+    """docs/sources.md is generated from the registry: regenerate it with `make docs`."""
+    assert (REPO / "docs" / "sources.md").read_text(encoding="utf-8") == render()
+
+
+def test_sources_doc_lists_every_registry_entry():
+    from fragility.sources import REGISTRY
+
+    text = render()
+    for name, source in REGISTRY.items():
+        assert f"`{name}`" in text
+        assert source.licence in text
