@@ -83,8 +83,20 @@ def sniff_separator(first_line: str) -> str:
 
 
 def read_header(path: Path, member: str | None = None) -> list[str]:
-    """Return the column names of a delimited text file (cheap: first line only)."""
-    raw = read_bytes(path, member)[:65536]
+    """Return the column names of a delimited text file (cheap: first 64 KiB only)."""
+    path = Path(path)
+    if path.suffix.lower() == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            names = zip_tables(archive.namelist()) if member is None else [member]
+            if len(names) != 1:
+                return []
+            with archive.open(names[0]) as handle:
+                raw = handle.read(65536)
+    else:
+        with open(path, "rb") as handle:
+            raw = handle.read(65536)
+    # A cut in the middle of a multi-byte character must not spoil the first line.
+    raw = raw.split(b"\n", 1)[0] if b"\n" in raw else raw
     for encoding in _ENCODINGS:
         try:
             text = raw.decode(encoding)
