@@ -11,8 +11,9 @@ runner = CliRunner()
 @pytest.mark.real_data
 def test_territory_epci(real_data, tmp_path):
     out = tmp_path / "dm"
-    result = runner.invoke(app, ["territory", "--epci", "242100410", "--data-dir",
-                                 str(real_data), "--out", str(out)])
+    result = runner.invoke(
+        app, ["territory", "--epci", "242100410", "--data-dir", str(real_data), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "121 IRIS" in result.output
     csv = pd.read_csv(out / "iris.csv", sep=";", dtype=str)
@@ -22,8 +23,10 @@ def test_territory_epci(real_data, tmp_path):
 
 @pytest.mark.real_data
 def test_unknown_epci_is_one_french_sentence(real_data, tmp_path):
-    result = runner.invoke(app, ["territory", "--epci", "999999999", "--data-dir",
-                                 str(real_data), "--out", str(tmp_path)])
+    result = runner.invoke(
+        app,
+        ["territory", "--epci", "999999999", "--data-dir", str(real_data), "--out", str(tmp_path)],
+    )
     assert result.exit_code == 1
     assert result.output.startswith("Erreur : EPCI inconnu")
     assert "Traceback" not in result.output
@@ -32,8 +35,19 @@ def test_unknown_epci_is_one_french_sentence(real_data, tmp_path):
 
 @pytest.mark.real_data
 def test_debug_shows_the_exception(real_data, tmp_path):
-    result = runner.invoke(app, ["--debug", "territory", "--epci", "999999999", "--data-dir",
-                                 str(real_data), "--out", str(tmp_path)])
+    result = runner.invoke(
+        app,
+        [
+            "--debug",
+            "territory",
+            "--epci",
+            "999999999",
+            "--data-dir",
+            str(real_data),
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code != 0
     assert isinstance(result.exception, UnknownCodeError)
 
@@ -71,3 +85,17 @@ def test_sources_scan(real_data):
 def test_help_is_french():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0 and "diagnostic territorial" in result.output
+
+
+def test_diagnose_demo(tmp_path):
+    result = runner.invoke(app, ["diagnose", "--demo", "--out", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    assert "Territoire de démonstration — données synthétiques" in result.output
+    assert (tmp_path / "demo" / "figures" / "taux_pauvrete.png").stat().st_size > 10_000
+
+
+def test_demo_refuses_data_dir(tmp_path):
+    result = runner.invoke(
+        app, ["territory", "--demo", "--data-dir", str(tmp_path), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 1 and "--data-dir ne s'utilise pas avec --demo" in result.output

@@ -40,14 +40,18 @@ def test_dijon_metropole_one_row_per_iris(dm, contours):
 
 
 def test_filosofi_values_and_coverage(dm, real_data):
-    raw = pd.read_csv(real_data / "filosofi" / "filosofi_iris_2019_disp_dep21_extract.csv",
-                      sep=";", dtype={"IRIS": str})
+    raw = pd.read_csv(
+        real_data / "filosofi" / "filosofi_iris_2019_disp_dep21_extract.csv",
+        sep=";",
+        dtype={"IRIS": str},
+    )
     raw = raw.set_index("IRIS")
     gdf = dm.gdf
     covered = raw.index.intersection(gdf.index)
     assert len(covered) == 77
     pd.testing.assert_series_equal(
-        gdf.loc[covered, "DISP_TP60"], raw.loc[covered, "DISP_TP6019"], check_names=False)
+        gdf.loc[covered, "DISP_TP60"], raw.loc[covered, "DISP_TP6019"], check_names=False
+    )
     assert gdf.loc["212311203", "DISP_TP60"] == pytest.approx(55.9)
     assert (gdf.loc[covered, "filosofi_level"] == "iris").all()
     # Every IRIS without a poverty rate is named in the coverage report, with a reason.
@@ -121,8 +125,11 @@ def test_every_territory_of_the_pack(real_data, contours):
         assert table.gdf.geometry.notna().all()
         assert table.gdf["population"].notna().all(), code
         absent = {c for c in territory.communes if c not in by_commune.index}
-        reported = set(table.coverage.loc[
-            table.coverage["reason"] == "commune_absente_des_contours", "commune"])
+        reported = set(
+            table.coverage.loc[
+                table.coverage["reason"] == "commune_absente_des_contours", "commune"
+            ]
+        )
         assert reported == absent, code
     dep = build_iris_table(Territory.from_departement("21", data_dir=real_data))
     assert len(dep.gdf) == 814

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import unicodedata
 from pathlib import Path
+from types import SimpleNamespace
 
 import geopandas as gpd
 import numpy as np
@@ -96,11 +97,11 @@ def _num(value: float) -> str:
                                       fractional=False, trim="-")
 
 
-def _write_csv(path: Path, frame: pd.DataFrame, formatter=_num) -> None:
-    """Write ``frame`` with ``;``, no quotes, LF; strings as is, numbers through formatter."""
+def _write_csv(path: Path, frame: pd.DataFrame) -> None:
+    """Write ``frame`` with ``;``, no quotes, LF; strings as is, numbers through `_num`."""
     lines = [";".join(frame.columns)]
     for row in frame.itertuples(index=False):
-        lines.append(";".join(v if isinstance(v, str) else formatter(v) for v in row))
+        lines.append(";".join(v if isinstance(v, str) else _num(v) for v in row))
     with atomic_write(path, encoding="utf-8", newline="") as handle:
         handle.write("\n".join(lines) + "\n")
 
@@ -120,6 +121,7 @@ def _luhn(digits: str) -> str:
 
 
 def _slug(text: str) -> str:
+    """Lower-case ASCII form of a name, for the fictitious e-mail addresses."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return "".join(c if c.isalnum() else "-" for c in ascii_text.lower()).strip("-")
 
@@ -200,16 +202,19 @@ def _roughen(rng: np.random.Generator, cells: np.ndarray) -> np.ndarray:
         t = np.linspace(0.0, 1.0, int(np.clip(length / 45.0, 3, 70)) + 1)
         k = np.arange(1, 5)[:, None]
         wave = (rng.normal(0, 1, 4)[:, None] / k * np.sin(k * np.pi * t)).sum(0)
-        offset = min(0.05 * length, 200.0) * np.sin(np.pi * t) * (wave + rng.normal(0, .2, t.size))
+        offset = min(0.08 * length, 300.0) * np.sin(np.pi * t) * (wave + rng.normal(0, .2, t.size))
+        offset[[0, -1]] = 0.0  # sin(pi) is not exactly 0: keep the nodes exactly shared
         normal = np.array([a[1] - b[1], b[0] - a[0]]) / length
         base.append(a + np.outer(t, b - a))
         base[-1][[0, -1]] = xy
         shift.append(np.outer(offset, normal))
-    tree = shapely.STRtree(cells)
-    for amplitude in (1.0, 0.5, 0.25, 0.0):
+    tree, total = shapely.STRtree(cells), shapely.area(cells).sum()
+    for amplitude in (1.0, 0.5, 0.25, 0.0):  # smaller wiggles if edges ever cross
         edges = [shapely.LineString(b + amplitude * s) for b, s in zip(base, shift, strict=True)]
         faces = shapely.get_parts(shapely.polygonize(edges))
-        if len(faces) != len(cells) or not shapely.is_valid(faces).all():
+        crossing = shapely.STRtree(edges).query(edges, predicate="crosses").size
+        valid = shapely.is_valid(faces).all()
+        if crossing or not valid or abs(shapely.area(faces).sum() / total - 1) > 1e-6:
             continue
         owner = np.empty(len(faces), dtype=int)
         for i, face in enumerate(faces):
@@ -217,7 +222,9 @@ def _roughen(rng: np.random.Generator, cells: np.ndarray) -> np.ndarray:
             owner[i] = idx[np.argmax(shapely.area(shapely.intersection(face, cells[idx])))]
         if len(set(owner)) == len(cells):
             out = np.empty(len(cells), dtype=object)
-            out[owner] = faces
+            for i in range(len(cells)):  # a cell cut in two by the outline keeps both parts
+                mine = faces[owner == i]
+                out[i] = mine[0] if len(mine) == 1 else shapely.union_all(mine)
             return out
     raise RuntimeError("demo geometry could not be built")  # pragma: no cover
 
@@ -266,7 +273,7 @@ def _geography(rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, pd.DataFrame
                 nom = centre_names[rank] if rank < n_centre else generic.pop()
             rows.append(dict(com=code, nom_commune=name, kind=kind, typ=types[i], nom_iris=nom,
                              iris=f"{gq:02d}{counter[gq]:02d}", rank=rank))
-        cells.extend(_voronoi(pts, com_cells[c]))
+        cells.extend(_voronoi(pts, com_cells[c])[np.argsort(dist)])  # same order as rows
     geoms = _roughen(rng, np.array(cells, dtype=object))
     geoms = shapely.transform(geoms, lambda xy: xy + _ORIGIN)
     iris = gpd.GeoDataFrame(rows, geometry=list(geoms), crs=CRS_L93)
@@ -323,177 +330,201 @@ def _qpv(rng, iris: gpd.GeoDataFrame, communes: pd.DataFrame) -> gpd.GeoDataFram
 
 
 def _band(ages: np.ndarray, lo: int, hi: int = 100) -> np.ndarray:
+    """Sum single-year age columns ``lo`` to ``hi - 1``."""
     return ages[:, lo:hi].sum(1)
 
 
-def _census(rng, iris: gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
-    """Draw the five census bases (RP 2020) from per-IRIS latent factors."""
+def _latent(rng, iris: gpd.GeoDataFrame) -> SimpleNamespace:
+    """Draw the hidden per-IRIS factors every published value derives from.
+
+    ``pop`` inhabitants, ``old`` ageing, ``stud`` student presence, ``dep`` deprivation
+    (0-1, driven by the QPV share ``q``), ``ages`` the population by single year of age.
+    """
     n = len(iris)
     kind, typ, q = iris["kind"].to_numpy(), iris["typ"].to_numpy(), iris["qpv"].to_numpy()
-    centre, rural = kind == "centre", kind == "rural"
-
-    def pick(values: dict) -> np.ndarray:
-        return np.array([values[k] for k in kind], dtype=float)
-
-    def noise(sd: float) -> np.ndarray:
-        return rng.normal(0.0, sd, n)
-
+    lat = SimpleNamespace(n=n, kind=kind, typ=typ, q=q, centre=kind == "centre",
+                          rural=kind == "rural", noise=lambda sd: rng.normal(0.0, sd, n),
+                          pick=lambda values: np.array([values[k] for k in kind], dtype=float))
     pop = np.where(typ == "H", 1_700 + rng.gamma(2.0, 140.0, n), 0.0) * (1 + 0.45 * q)
     pop = np.where(kind == "suburb", pop * 0.96, pop)
     pop = np.where(typ == "A", rng.uniform(60, 400, n), pop)
     pop = np.where(typ == "D", rng.uniform(8, 45, n), pop)
-    rural_pop = np.exp(rng.normal(np.log(650), 0.8, n)).clip(150, 3_000)
-    rural_pop[np.flatnonzero(rural)[:4]] *= 1.7  # periurban ring
-    rural_pop[np.flatnonzero(rural)[4]] = rng.uniform(3_000, 4_200)  # the bourg
-    pop = np.where(rural, rural_pop.clip(150, 4_900), pop) * np.exp(noise(0.002))
-    old = (pick({"centre": .35, "city": .35, "suburb": .4, "rural": .5}) + .15 * (pop < 500)
-           + noise(.08)).clip(.05, .95) * (1 - .6 * q)
-    stud = pick({"centre": .75, "city": .2, "suburb": .08, "rural": .03})
-    dep = (pick({"centre": .35, "city": .35, "suburb": .22, "rural": .3}) + .95 * q ** .6
-           + noise(.06)).clip(.02, 1)
-
+    rural = np.exp(rng.normal(np.log(650), 0.8, n)).clip(150, 3_000)
+    villages = np.flatnonzero(lat.rural)  # 4 periurban, the bourg, ..., 2 hamlets
+    rural[villages[:4]] *= 1.7
+    rural[villages[4]] = rng.uniform(3_000, 4_200)
+    rural[villages[-2:]] = rng.uniform(150, 320, 2)
+    lat.pop = np.where(lat.rural, rural.clip(150, 4_900), pop) * np.exp(lat.noise(0.002))
+    lat.old = ((lat.pick({"centre": .35, "city": .35, "suburb": .4, "rural": .5})
+                + .15 * (lat.pop < 500) + lat.noise(.08)).clip(.05, .95) * (1 - .6 * q))
+    lat.stud = lat.pick({"centre": .75, "city": .2, "suburb": .08, "rural": .03})
+    base = lat.pick({"centre": .35, "city": .35, "suburb": .22, "rural": .3})
+    lat.dep = (base + (1 - base) * np.minimum(1, 1.4 * q ** .6)
+               + (1 - q) * lat.noise(.06)).clip(.02, 1)
     a = np.arange(100)
     w = np.where(a < 60, 1.2, 1.2 * np.exp(-(((a - 60) / 24.0) ** 2)))[None, :].repeat(n, 0)
-    w[:, 60:] *= (0.6 + 1.4 * old)[:, None] * (1 - 0.3 * q)[:, None]
-    w[:, 18:36] *= (1.3 - 0.6 * old)[:, None]
-    w[:, 18:28] *= (1 + 2.5 * stud)[:, None]
-    w[:, :15] *= (1 - 0.4 * stud + 0.5 * q)[:, None]
-    w[rural, 18:30] *= 0.7
+    w[:, 60:] *= ((0.6 + 1.4 * lat.old) * (1 - 0.3 * q))[:, None]
+    w[:, 18:36] *= (1.3 - 0.6 * lat.old)[:, None]
+    w[:, 18:28] *= (1 + 2.5 * lat.stud)[:, None]
+    w[:, :15] *= (1 - 0.4 * lat.stud + 0.5 * q)[:, None]
+    w[lat.rural, 18:30] *= 0.7
     w *= np.exp(rng.normal(0, 0.06, (n, 1)) + rng.normal(0, 0.04, (n, 100)))
-    ages = w / w.sum(1, keepdims=True) * pop[:, None]
-    p15, p1564 = _band(ages, 15), _band(ages, 15, 65)
-    phormen = pop * (0.015 + 0.025 * centre + 0.02 * (rural & (old > .6)) + .035 * (typ == "A"))
-    phormen = np.where(typ == "D", 0.0, phormen) * np.exp(noise(0.2))
-    pmen = pop - phormen
-    etr = (0.05 + 0.2 * q + 0.03 * centre - 0.035 * rural) * np.exp(noise(0.2))
-    sixty = _band(ages, 60) / p15
+    lat.ages = w / w.sum(1, keepdims=True) * lat.pop[:, None]
+    lat.p15 = _band(lat.ages, 15)
+    lat.sixty = _band(lat.ages, 60) / lat.p15  # share of 60+ among 15+
+    lat.students = (_band(lat.ages, 15, 18) * 0.96
+                    + _band(lat.ages, 18, 25) * (0.35 + 0.35 * lat.stud)
+                    + _band(lat.ages, 25, 30) * 0.05 * lat.stud)
+    hors = 0.015 + 0.025 * lat.centre + 0.02 * (lat.rural & (lat.old > .6)) + .035 * (typ == "A")
+    lat.phormen = np.where(typ == "D", 0.0, lat.pop * hors * np.exp(lat.noise(0.2)))
+    lat.pmen = lat.pop - lat.phormen
+    return lat
 
-    fine = {f"P20_POP{lo:02d}{hi - 1:02d}": _band(ages, lo, hi) for lo, hi in
-            [(0, 3), (3, 6), (6, 11), (11, 18), (18, 25), (25, 40), (40, 55), (55, 65), (65, 80)]}
+
+def _structure(rng, lat: SimpleNamespace) -> dict:
+    """Columns of ``base-ic-evol-struct-pop``: ages, sex, social category, nationality."""
+    ages, q = lat.ages, lat.q
+    bands = [(0, 3), (3, 6), (6, 11), (11, 18), (18, 25), (25, 40), (40, 55), (55, 65), (65, 80)]
+    fine = {f"P20_POP{lo:02d}{hi - 1:02d}": _band(ages, lo, hi) for lo, hi in bands}
     fine["P20_POP80P"] = _band(ages, 80)
-    struct = {"P20_POP": sum(fine.values())} | fine
+    out = {"P20_POP": sum(fine.values())} | fine
     for lo, hi in [(0, 15), (15, 30), (30, 45), (45, 60), (60, 75)]:
-        struct[f"P20_POP{lo:02d}{hi - 1:02d}"] = _band(ages, lo, hi)
-    struct["P20_POP75P"] = _band(ages, 75)
-    struct |= {"P20_POP0019": _band(ages, 0, 20), "P20_POP2064": _band(ages, 20, 65),
-               "P20_POP65P": _band(ages, 65)}
-    women = pop * (0.515 + 0.03 * old + noise(0.01))
-    struct |= {"P20_POPH": struct["P20_POP"] - women, "P20_POPF": women}
-    c15 = p15 * np.exp(noise(0.004))
-    students = (_band(ages, 15, 18) * 0.96 + _band(ages, 18, 25) * (0.35 + 0.35 * stud)
-                + _band(ages, 25, 30) * 0.05 * stud)
-    cs7 = (0.92 * sixty).clip(0, 0.5)
-    cs8 = (students / p15 + 0.06 + 0.1 * q).clip(0, 0.4)
-    prof = np.array([[.005, .06, .18, .27, .27, .215]]) * (1 - dep[:, None]) + np.array(
-        [[0, .05, .04, .14, .37, .40]]) * dep[:, None]
-    prof[centre] = [0, .05, .35, .3, .2, .1]
-    prof[rural] = [.05, .08, .12, .25, .25, .25]
+        out[f"P20_POP{lo:02d}{hi - 1:02d}"] = _band(ages, lo, hi)
+    out |= {"P20_POP75P": _band(ages, 75), "P20_POP0019": _band(ages, 0, 20),
+            "P20_POP2064": _band(ages, 20, 65), "P20_POP65P": _band(ages, 65)}
+    women = lat.pop * (0.515 + 0.03 * lat.old + lat.noise(0.01))
+    out |= {"P20_POPH": out["P20_POP"] - women, "P20_POPF": women}
+    c15 = lat.p15 * np.exp(lat.noise(0.004))
+    retired = (0.92 * lat.sixty).clip(0, 0.5)
+    inactive = (lat.students / lat.p15 + 0.06 + 0.1 * q).clip(0, 0.4)
+    dep = lat.dep[:, None]
+    prof = (1 - dep) * np.array([.005, .06, .18, .27, .27, .215]) + dep * np.array(
+        [0, .05, .04, .14, .37, .40])
+    prof[lat.centre] = [0, .05, .35, .3, .2, .1]
+    prof[lat.rural] = [.05, .08, .12, .25, .25, .25]
     prof = prof * np.exp(rng.normal(0, .1, prof.shape)) + 1e-4
-    prof = prof / prof.sum(1, keepdims=True) * (1 - cs7 - cs8)[:, None]
-    shares = np.c_[prof, cs7, cs8]
-    struct["C20_POP15P"] = c15
-    for j in range(8):
-        struct[f"C20_POP15P_CS{j + 1}"] = c15 * shares[:, j]
-    struct |= {"P20_POP_FR": pop * (1 - etr), "P20_POP_ETR": pop * etr,
-               "P20_POP_IMM": pop * (1.45 * etr + 0.02), "P20_PMEN": pmen, "P20_PHORMEN": phormen}
+    prof = prof / prof.sum(1, keepdims=True) * (1 - retired - inactive)[:, None]
+    shares = np.c_[prof, retired, inactive]
+    out["C20_POP15P"] = c15
+    out |= {f"C20_POP15P_CS{j + 1}": c15 * shares[:, j] for j in range(8)}
+    foreign = (0.05 + 0.2 * q + 0.03 * lat.centre - 0.035 * lat.rural) * np.exp(lat.noise(0.2))
+    return out | {"P20_POP_FR": lat.pop * (1 - foreign), "P20_POP_ETR": lat.pop * foreign,
+                  "P20_POP_IMM": lat.pop * (1.45 * foreign + 0.02), "P20_PMEN": lat.pmen,
+                  "P20_PHORMEN": lat.phormen}
 
+
+def _households(rng, lat: SimpleNamespace) -> dict:
+    """Columns of ``base-ic-couples-familles-menages``; also sets ``lat.men`` (households)."""
+    q, n = lat.q, lat.n
     bands = [(15, 20), (20, 25), (25, 40), (40, 55), (55, 65), (65, 80), (80, 100)]
-    rate = np.array([.02, .18, .15, .12, .17, .25, .42])[None, :].repeat(n, 0)
-    rate[centre, 1:5] *= 2.5
-    rate[centre, 5:] *= 1.5
-    rate[rural, 6] *= 1.2
+    rate = np.array([.02, .18, .15, .12, .17, .25, .42])[None, :].repeat(n, 0)  # living alone
+    rate[lat.centre, 1:5] *= 2.5
+    rate[lat.centre, 5:] *= 1.5
+    rate[lat.rural, 6] *= 1.2
     rate[:, 3:5] *= (1 + .2 * q)[:, None]
     rate = (rate * np.exp(rng.normal(0, .08, rate.shape))).clip(0, .9)
     tags = ["80P" if lo == 80 else f"{lo:02d}{hi - 1:02d}" for lo, hi in bands]
-    by_band = {t: _band(ages, lo, hi) for t, (lo, hi) in zip(tags, bands, strict=True)}
-    pseul = {f"P20_POP{t}_PSEUL": by_band[t] * (pmen / pop) * rate[:, j]
+    by_band = {t: _band(lat.ages, lo, hi) for t, (lo, hi) in zip(tags, bands, strict=True)}
+    pseul = {f"P20_POP{t}_PSEUL": by_band[t] * (lat.pmen / lat.pop) * rate[:, j]
              for j, t in enumerate(tags)}
     alone = sum(pseul.values())
-    fam = {"P20_POP15P": p15} | {f"P20_POP{t}": v for t, v in by_band.items()}
-    fam |= {"P20_POP15P_PSEUL": alone} | pseul
-    size = (pick({"centre": 2.25, "city": 2.75, "suburb": 2.8, "rural": 2.6}) + 0.5 * q
-            + noise(.05))
-    men = alone + (pmen - alone) / size
-    f = np.exp(noise(0.004))
-    sfam = (men - alone) * (0.04 + 0.08 * stud)
-    famhh = men - alone - sfam
-    mono = (0.13 + 0.22 * q + 0.04 * centre + noise(.015)).clip(.05, .6)
-    coup0 = (0.30 + 0.35 * old - 0.1 * q + noise(.02)).clip(.1, .9 - mono)
-    alone_f = 0.55 + 0.15 * (fam["P20_POP6579_PSEUL"] + fam["P20_POP80P_PSEUL"]) / alone
-    fam |= {"C20_MEN": men * f, "C20_MENPSEUL": alone * f,
-            "C20_MENHSEUL": alone * f * (1 - alone_f), "C20_MENFSEUL": alone * f * alone_f,
-            "C20_MENSFAM": sfam * f, "C20_MENFAM": famhh * f, "C20_MENCOUPSENF": famhh * f * coup0,
-            "C20_MENCOUPAENF": famhh * f * (1 - coup0 - mono), "C20_MENFAMMONO": famhh * f * mono,
-            "C20_PMEN": pmen * f}
-    g = f * rng.uniform(1.0, 1.02, n)
-    fam |= {"C20_FAM": famhh * g, "C20_COUPAENF": famhh * g * (1 - coup0 - mono),
-            "C20_FAMMONO": famhh * g * mono, "C20_HMONO": famhh * g * mono * .16,
-            "C20_FMONO": famhh * g * mono * .84, "C20_COUPSENF": famhh * g * coup0}
-    f0 = fam["C20_COUPSENF"] + 0.06 * (fam["C20_COUPAENF"] + fam["C20_FAMMONO"])
-    kids = np.array([.42, .38, .14, .06]) * (1 - q[:, None]) + np.array([.35, .33, .19, .13]) * q[
-        :, None]
-    fam["C20_NE24F0"] = f0
-    for j, tag in enumerate(["1", "2", "3", "4P"]):
-        fam[f"C20_NE24F{tag}"] = (fam["C20_FAM"] - f0) * kids[:, j]
+    out = {"P20_POP15P": lat.p15} | {f"P20_POP{t}": v for t, v in by_band.items()}
+    out |= {"P20_POP15P_PSEUL": alone} | pseul
+    size = (lat.pick({"centre": 2.25, "city": 2.75, "suburb": 2.8, "rural": 2.6}) + 0.5 * q
+            + lat.noise(.05))  # mean size of households of two or more
+    lat.men = men = alone + (lat.pmen - alone) / size
+    sfam = (men - alone) * (0.04 + 0.08 * lat.stud)
+    fam = men - alone - sfam
+    mono = (0.13 + 0.22 * q + 0.04 * lat.centre + lat.noise(.015)).clip(.05, .6)
+    coup0 = (0.30 + 0.35 * lat.old - 0.1 * q + lat.noise(.02)).clip(.1, .9 - mono)
+    women = 0.55 + 0.15 * (pseul["P20_POP6579_PSEUL"] + pseul["P20_POP80P_PSEUL"]) / alone
+    f = np.exp(lat.noise(0.004))  # complementary exploitation differs slightly
+    out |= {"C20_MEN": men * f, "C20_MENPSEUL": alone * f,
+            "C20_MENHSEUL": alone * f * (1 - women), "C20_MENFSEUL": alone * f * women,
+            "C20_MENSFAM": sfam * f, "C20_MENFAM": fam * f, "C20_MENCOUPSENF": fam * f * coup0,
+            "C20_MENCOUPAENF": fam * f * (1 - coup0 - mono), "C20_MENFAMMONO": fam * f * mono,
+            "C20_PMEN": lat.pmen * f}
+    g = f * rng.uniform(1.0, 1.02, n)  # a few households hold two families
+    out |= {"C20_FAM": fam * g, "C20_COUPAENF": fam * g * (1 - coup0 - mono),
+            "C20_FAMMONO": fam * g * mono, "C20_HMONO": fam * g * mono * .16,
+            "C20_FMONO": fam * g * mono * .84, "C20_COUPSENF": fam * g * coup0}
+    none = out["C20_COUPSENF"] + 0.06 * (out["C20_COUPAENF"] + out["C20_FAMMONO"])
+    kids = (1 - q[:, None]) * np.array([.42, .38, .14, .06]) + q[:, None] * np.array(
+        [.35, .33, .19, .13])
+    out["C20_NE24F0"] = none
+    out |= {f"C20_NE24F{t}": (out["C20_FAM"] - none) * kids[:, j]
+            for j, t in enumerate(["1", "2", "3", "4P"])}
+    return out
 
+
+def _housing(lat: SimpleNamespace) -> dict:
+    """Columns of ``base-ic-logement``: dwellings, tenure, social housing, cars."""
+    q, men, pick, noise = lat.q, lat.men, lat.pick, lat.noise
     vac = pick({"centre": .09, "city": .075, "suburb": .065, "rural": .1}) * np.exp(noise(.15))
     sec = pick({"centre": .03, "city": .015, "suburb": .012, "rural": .07}) * np.exp(noise(.2))
     log = men / (1 - vac - sec)
     house = (pick({"centre": .05, "city": .3, "suburb": .6, "rural": .9}) - .5 * q
              + noise(.04)).clip(.02, .97)
-    hlm = np.where(rural, .03, .1 + .75 * q ** .7 - .05 * centre) * np.exp(noise(.15))
+    hlm = (pick({"centre": .06, "city": .12, "suburb": .1, "rural": .03}) * np.exp(noise(.3))
+           + .85 * q ** .6 + noise(.03)).clip(.005, .9)
     grat = 0.015 * np.exp(noise(.2))
-    hlm = hlm.clip(0, .9)
     priv = np.minimum(pick({"centre": .5, "city": .25, "suburb": .17, "rural": .12})
                       * np.exp(noise(.1)), 1 - hlm - grat - .04)
     carless = (pick({"centre": .45, "city": .2, "suburb": .12, "rural": .06}) + .3 * q
                + noise(.02)).clip(.02, .7)
     two = (pick({"centre": .12, "city": .25, "suburb": .42, "rural": .58}) - .2 * q).clip(.05, .8)
     car = men * (1 - carless)
-    lodging = {"P20_LOG": log, "P20_RP": men, "P20_RSECOCC": log * sec, "P20_LOGVAC": log * vac,
-               "P20_MAISON": log * house * .995, "P20_APPART": log * (1 - house) * .995,
-               "P20_RP_PROP": men * (1 - hlm - priv - grat), "P20_RP_LOC": men * (hlm + priv),
-               "P20_RP_LOCHLMV": men * hlm, "P20_RP_GRAT": men * grat, "P20_RP_VOIT1P": car,
-               "P20_RP_VOIT1": car * (1 - two), "P20_RP_VOIT2P": car * two, "P20_MEN": men,
-               "P20_NPER_RP": pmen}
+    return {"P20_LOG": log, "P20_RP": men, "P20_RSECOCC": log * sec, "P20_LOGVAC": log * vac,
+            "P20_MAISON": log * house * .995, "P20_APPART": log * (1 - house) * .995,
+            "P20_RP_PROP": men * (1 - hlm - priv - grat), "P20_RP_LOC": men * (hlm + priv),
+            "P20_RP_LOCHLMV": men * hlm, "P20_RP_GRAT": men * grat, "P20_RP_VOIT1P": car,
+            "P20_RP_VOIT1": car * (1 - two), "P20_RP_VOIT2P": car * two, "P20_MEN": men,
+            "P20_NPER_RP": lat.pmen}
 
-    nscol = p15 - students
-    levels = ["DIPLMIN", "BEPC", "CAPBEP", "BAC", "SUP2", "SUP34", "SUP5"]
-    base = np.array([[.20, .05, .25, .17, .12, .12, .09]]).repeat(n, 0)
-    base[centre] = [.10, .03, .12, .17, .12, .20, .26]
-    base[rural] = [.20, .05, .33, .17, .11, .09, .05]
-    mix = ((dep - .3) / .7).clip(0, 1)[:, None]
+
+def _diplomas_activity(rng, lat: SimpleNamespace) -> tuple[dict, dict]:
+    """Columns of ``base-ic-diplomes-formation`` and ``base-ic-activite-residents``."""
+    nscol = lat.p15 - lat.students
+    base = np.array([[.20, .05, .25, .17, .12, .12, .09]]).repeat(lat.n, 0)
+    base[lat.centre] = [.10, .03, .12, .17, .12, .20, .26]
+    base[lat.rural] = [.20, .05, .33, .17, .11, .09, .05]
+    mix = ((lat.dep - .3) / .7).clip(0, 1)[:, None]
     dipl = (1 - mix) * base + mix * np.array([.40, .06, .26, .14, .06, .05, .03])
-    dipl[:, 0] *= 1 + 0.5 * sixty
+    dipl[:, 0] *= 1 + 0.5 * lat.sixty
     dipl *= np.exp(rng.normal(0, .08, dipl.shape))
     dipl /= dipl.sum(1, keepdims=True)
+    levels = ["DIPLMIN", "BEPC", "CAPBEP", "BAC", "SUP2", "SUP34", "SUP5"]
     diploma = {"P20_NSCOL15P": nscol} | {f"P20_NSCOL15P_{lv}": nscol * dipl[:, j]
                                          for j, lv in enumerate(levels)}
-
-    retr = _band(ages, 55, 65) * (0.3 + 0.05 * rural)
-    ainact = p1564 * (0.05 + 0.10 * q)
-    act = p1564 - students - retr - ainact
-    unemp = (np.where(rural, .08, .10) + .22 * q + noise(.01)).clip(.04, .45)
+    p1564 = _band(lat.ages, 15, 65)
+    retr = _band(lat.ages, 55, 65) * (0.3 + 0.05 * lat.rural)
+    other = p1564 * (0.05 + 0.10 * lat.q)
+    act = p1564 - lat.students - retr - other
+    unemp = (np.where(lat.rural, .08, .10) + .22 * lat.q + lat.noise(.01)).clip(.04, .45)
     activity = {"P20_POP1564": p1564, "P20_ACT1564": act, "P20_ACTOCC1564": act * (1 - unemp),
-                "P20_CHOM1564": act * unemp, "P20_INACT1564": students + retr + ainact,
-                "P20_ETUD1564": students, "P20_RETR1564": retr, "P20_AINACT1564": ainact}
-    latent = pd.DataFrame({"pop": pop, "pmen": pmen, "men": men, "old": old, "dep": dep,
-                           "sixty": sixty}, index=iris.index)
-    tables = {"evol-struct-pop": struct, "couples-familles-menages": fam, "logement": lodging,
-              "diplomes-formation": diploma, "activite-residents": activity}
+                "P20_CHOM1564": act * unemp, "P20_INACT1564": lat.students + retr + other,
+                "P20_ETUD1564": lat.students, "P20_RETR1564": retr, "P20_AINACT1564": other}
+    return diploma, activity
+
+
+def _census(rng, iris: gpd.GeoDataFrame) -> tuple[dict[str, pd.DataFrame], SimpleNamespace]:
+    """Draw the five census bases (RP 2020), with statistical-secret blanks, and the factors."""
+    lat = _latent(rng, iris)
+    tables = {"evol-struct-pop": _structure(rng, lat),
+              "couples-familles-menages": _households(rng, lat), "logement": _housing(lat)}
+    tables["diplomes-formation"], tables["activite-residents"] = _diplomas_activity(rng, lat)
     out = {name: pd.DataFrame(cols, index=iris.index) for name, cols in tables.items()}
-    secret = iris.index[(typ == "D") | (pop == pop[typ == "A"].min())]
+    tiny = (lat.typ == "D") | (lat.pop == lat.pop[lat.typ == "A"].min())
     for name in ("evol-struct-pop", "couples-familles-menages"):
         cols = [c for c in out[name] if c.startswith("C20_")]
-        out[name].loc[secret, cols] = np.nan
-    out["_latent"] = latent
-    return out
+        out[name].loc[iris.index[tiny], cols] = np.nan
+    return out, lat
 
 
 def _census_ids(iris: gpd.GeoDataFrame) -> pd.DataFrame:
     """Return the twelve identity columns of the INSEE IRIS bases."""
     z = iris["typ"] == "Z"
-    triris = iris["com"] + (iris.groupby("com").cumcount() // 4 + 1).astype(str)
+    triris = DEMO_DEPARTEMENT + iris["com"].str[3:] + iris["iris"].str[:2]  # one per quarter
     return pd.DataFrame({
         "IRIS": iris["code_iris"], "REG": _REGION, "DEP": DEMO_DEPARTEMENT,
         "UU2020": np.where(iris["kind"] == "rural", f"{DEMO_DEPARTEMENT}000",
@@ -508,13 +539,13 @@ def _census_ids(iris: gpd.GeoDataFrame) -> pd.DataFrame:
 # ── Filosofi ────────────────────────────────────────────────────────────────────────────────
 
 
-def _income(rng, iris: gpd.GeoDataFrame, latent: pd.DataFrame) -> pd.DataFrame:
-    """Unrounded disposable-income statistics per IRIS (lognormal with compressed low tail)."""
-    n, dep, kind = len(iris), latent["dep"].to_numpy(), iris["kind"].to_numpy()
+def _income(rng, iris: gpd.GeoDataFrame, lat: SimpleNamespace) -> pd.DataFrame:
+    """Unrounded disposable-income statistics per IRIS, from a lognormal model."""
+    n, dep, kind = lat.n, lat.dep, lat.kind
     sigma = (0.48 - 0.1 * dep + 0.1 * (kind == "centre") - 0.04 * (kind == "rural")
              + rng.normal(0, .02, n))
     low, high = sigma, 1.05 * sigma
-    med = 27_500 * np.exp(-0.75 * dep + rng.normal(0, .03, n)) * np.where(kind == "rural", .96, 1)
+    med = 27_500 * np.exp(-0.72 * dep + rng.normal(0, .02, n)) * np.where(kind == "rural", .96, 1)
     mid = (low + high) / 2
     inc = pd.DataFrame({
         "TP60": 100 * _phi(np.log(_POVERTY_LINE / med) / low), "MED": med,
@@ -522,8 +553,8 @@ def _income(rng, iris: gpd.GeoDataFrame, latent: pd.DataFrame) -> pd.DataFrame:
         "D1": med * np.exp(-1.2816 * low), "D9": med * np.exp(1.2816 * high),
         "S80S20": (1 - _phi(0.8416 - mid)) / _phi(-0.8416 - mid),
         "GI": 2 * _phi(mid / math.sqrt(2)) - 1,
-        "PPEN": 85 * latent["sixty"].to_numpy(), "PPSOC": 3 + 22 * dep ** 2,
-        "PPAT": (14 - 10 * dep + 4 * latent["old"].to_numpy() + rng.normal(0, 1, n)).clip(2, 25),
+        "PPEN": 85 * lat.sixty, "PPSOC": 3 + 22 * dep ** 2,
+        "PPAT": (14 - 10 * dep + 4 * lat.old + rng.normal(0, 1, n)).clip(2, 25),
         "PIMPOT": -(17 - 11 * dep), "PCHO": 1.5 + 4 * dep,
         "PBEN": np.select([kind == "rural", kind == "city"], [9.0, 4.0], 5.0)
         * np.exp(rng.normal(0, .15, n))}, index=iris.index)
@@ -551,10 +582,10 @@ def _round_income(inc: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _filosofi(rng, iris, census) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _filosofi(rng, iris, lat: SimpleNamespace) -> tuple[pd.DataFrame, pd.DataFrame]:
     """IRIS file (communes of 5 000 inhabitants or more, secret blanks) and commune file."""
-    latent = census["_latent"]
-    inc = _income(rng, iris, latent)
+    latent = pd.DataFrame({"pop": lat.pop, "pmen": lat.pmen, "men": lat.men}, index=iris.index)
+    inc = _income(rng, iris, lat)
     com_pop = latent["pop"].groupby(iris["com"]).sum()
     rounded = _round_income(inc)
     keep = iris["com"].map(com_pop).to_numpy() >= 5_000
@@ -626,11 +657,13 @@ def _france_services(rng, iris, communes) -> list[list]:
 
 
 def _fs_line(row: list) -> str:
+    """Format an ANCT row: strings quoted, coordinates bare, empty cells empty."""
     return ",".join("" if v == "" else repr(v) if isinstance(v, float) else
                     '"' + str(v).replace('"', '""') + '"' for v in row)
 
 
 def _liaison(name: str) -> int:
+    """Return the COG ``typeLiaison`` (article of the name: 0 none, 1 d', 2 Le...)."""
     for prefix, code in (("Les ", 4), ("Le ", 2), ("La ", 3), ("L'", 5)):
         if name.startswith(prefix):
             return code
@@ -673,9 +706,11 @@ _README = """{label}
 {underline}
 
 Ce dossier a été produit par `fragility.demo` (version du générateur {version}, graine {seed}).
-Il décrit une intercommunalité **fictive**, « {epci} » (SIREN {siren}), dans le département
-{dep}, code qu'aucun département réel n'utilise : {n_com} communes, {n_iris} IRIS, {n_qpv}
-quartiers prioritaires, {n_fs} France services.
+Il décrit une intercommunalité **fictive** :
+
+- « {epci} », SIREN {siren} ;
+- département {dep}, code qu'aucun département réel n'utilise ;
+- {n_com} communes, {n_iris} IRIS, {n_qpv} quartiers prioritaires, {n_fs} France services.
 
 **Aucune valeur n'est réelle** : noms, contours, effectifs, revenus, adresses et horaires sont
 tirés au hasard, avec des ordres de grandeur et des corrélations plausibles. Ne les citez pas
@@ -729,10 +764,10 @@ def write_demo_data(directory: str | os.PathLike, *, seed: int = 0) -> Path:
     qpv = _qpv(rng, iris, communes)
     covered = shapely.intersection(iris.geometry.values, shapely.union_all(qpv.geometry.values))
     iris["qpv"] = shapely.area(covered) / iris.area.to_numpy()
-    census = _census(rng, iris)
-    filo_iris, filo_com = _filosofi(rng, iris, census)
+    census, lat = _census(rng, iris)
+    filo_iris, filo_com = _filosofi(rng, iris, lat)
     fs = _france_services(rng, iris, communes)
-    cog, epci = _cog(rng, communes, census["_latent"]["pop"].groupby(iris["com"]).sum())
+    cog, epci = _cog(rng, communes, pd.Series(lat.pop).groupby(iris["com"].to_numpy()).sum())
 
     layer = iris.rename(columns={"com": "code_insee", "typ": "type_iris"})[
         ["code_insee", "nom_commune", "iris", "code_iris", "nom_iris", "type_iris", "geometry"]]
@@ -750,9 +785,8 @@ def write_demo_data(directory: str | os.PathLike, *, seed: int = 0) -> Path:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
     ids = _census_ids(iris)
     for name, table in census.items():
-        if not name.startswith("_"):
-            _write_csv(out / "recensement" / f"base-ic-{name}-2020.CSV",
-                       pd.concat([ids, table], axis=1))
+        path = out / "recensement" / f"base-ic-{name}-2020.CSV"
+        _write_csv(path, pd.concat([ids, table], axis=1))
     _write_csv(out / "filosofi" / "BASE_TD_FILO_DISP_IRIS_2020.csv", filo_iris)
     _write_csv(out / "filosofi" / "base-cc-filosofi-2020.CSV", filo_com)
     with atomic_write(out / "france_services" / "liste-fs-demo.csv", encoding="utf-8",
@@ -799,6 +833,11 @@ def demo_data_dir(*, seed: int = 0, data_home: str | os.PathLike | None = None) 
     -------
     pathlib.Path
         The folder holding the demo files.
+
+    Raises
+    ------
+    ConfigError
+        If ``seed`` is not a non-negative integer.
     """
     target = _data_home(data_home) / "demo" / f"v{DEMO_VERSION}-seed{seed}"
     if (target / ".complete").is_file():

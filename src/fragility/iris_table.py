@@ -610,7 +610,8 @@ def _coverage_markdown(table: IrisTable) -> str:
     for _, s in table.layers.iterrows():
         count = "—" if pd.isna(s["iris_with_data"]) else int(s["iris_with_data"])
         lines.append(
-            f"| {s['title_fr']} | {s['files'] or '—'} | {s['vintage'] or '—'} | "
+            f"| {s['title_fr']} | {s['files'] or '—'} | "
+            f"{'—' if pd.isna(s['vintage']) else s['vintage']} | "
             f"{s['layout'] or '—'} | {count} / {len(gdf)} | {s['notes'] or ''} |"
         )
     if table.warnings:

@@ -141,7 +141,7 @@ class Territory:
         if self.is_synthetic:
             from fragility.demo import DEMO_LABEL
 
-            return f"{self.name} — {DEMO_LABEL}"
+            return f"{self.name.split(' (')[0]} — {DEMO_LABEL}"
         return self.name
 
     def catalogue(self) -> Catalogue | None:
