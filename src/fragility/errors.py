@@ -70,3 +70,11 @@ class ConfigError(FragilityError, ValueError):
 
 class FragilityWarning(UserWarning):
     """A choice that stays legal but is weak (e.g. a vintage mismatch between layers)."""
+
+
+class PseudonymisationKeyError(FragilityError):
+    """No usable pseudonymisation key (environment variable or key file)."""
+
+
+class PrivacyError(FragilityError):
+    """The PII guard found a direct identifier where none may be (fails closed)."""

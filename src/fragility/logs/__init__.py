@@ -1,0 +1,1 @@
+"""Mediation logs: import any export, validate, pseudonymise, locate, aggregate."""
