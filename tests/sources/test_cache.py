@@ -292,3 +292,53 @@ def test_fetch_uses_explicit_data_home(served, tmp_path):
     assert path == tmp_path / "ailleurs" / "sources" / "a.csv"
     assert path.read_text(encoding="utf-8") == CSV
     assert not cache_path(source).exists()
+
+
+def test_tgz_member_like_the_npm_cog_package(served, http_server):
+    """The COG comes as an npm tarball (``package/data/*.json``): tar members work too."""
+    import io
+    import tarfile
+
+    folder, base = served
+    archive = folder / "decoupage.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, text in (("package/data/communes.json", '[{"code": "21231"}]'),
+                           ("package/data/epci.json", "[]")):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    source = _source(f"{base}/decoupage.tgz", "decoupage.tgz", sha256_of(archive),
+                     member="package/data/communes.json")
+    path = fetch(source)
+    assert path.read_text(encoding="utf-8") == '[{"code": "21231"}]'
+    assert http_server.requests["n"] == 1
+
+
+def test_shapefile_member_comes_with_its_sidecars(served, http_server, tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    folder, base = served
+    shp_dir = tmp_path / "shp"
+    shp_dir.mkdir()
+    gpd.GeoDataFrame({"CODE_IRIS": ["212310101"]}, geometry=[Point(0, 0).buffer(1)],
+                     crs=2154).to_file(shp_dir / "CONTOURS-IRIS.shp")
+    archive = folder / "contours.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for part in shp_dir.iterdir():
+            zf.write(part, f"LAMB93/{part.name}")
+    source = _source(f"{base}/contours.zip", "contours.zip", sha256_of(archive),
+                     member="LAMB93/CONTOURS-IRIS.*")
+    path = fetch(source)
+    assert path.suffix == ".shp"
+    assert gpd.read_file(path)["CODE_IRIS"].tolist() == ["212310101"]
+
+
+@pytest.mark.network
+def test_real_cog_package_from_the_npm_registry():
+    """Real download (never in CI: `pytest -m network`)."""
+    from fragility.sources import fetch as fetch_registry
+
+    path = fetch_registry("etalab_decoupage_administratif_6_0_0")
+    assert path.name == "communes.json"
