@@ -99,3 +99,39 @@ def test_demo_refuses_data_dir(tmp_path):
         app, ["territory", "--demo", "--data-dir", str(tmp_path), "--out", str(tmp_path)]
     )
     assert result.exit_code == 1 and "--data-dir ne s'utilise pas avec --demo" in result.output
+
+
+def test_logs_simulate_check_import(tmp_path, monkeypatch):
+    export = tmp_path / "export.csv"
+    result = runner.invoke(
+        app, ["logs", "simulate", "--demo", "--n", "3000", "--seed", "2", "--out", str(export)]
+    )
+    assert result.exit_code == 0, result.output
+    assert export.exists() and (tmp_path / "export_verite.csv").exists()
+    result = runner.invoke(app, ["logs", "check", str(export)])
+    assert result.exit_code == 0, result.output
+    assert "Lignes lues : 3000 = acceptées" in result.output
+    monkeypatch.delenv("FRAGILITY_PSEUDO_KEY", raising=False)
+    result = runner.invoke(
+        app, ["logs", "import", str(export), "--demo", "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 1 and "clé" in result.output
+    key = tmp_path / "cle.txt"
+    key.write_text("5f" * 32, encoding="utf-8")
+    result = runner.invoke(
+        app,
+        [
+            "logs",
+            "import",
+            str(export),
+            "--demo",
+            "--key-file",
+            str(key),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "rejets.csv").exists()
+    assert (tmp_path / "out" / "contacts_iris.csv").exists()
+    assert "rejetées" in result.output

@@ -23,6 +23,10 @@ sources_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(sources_app, name="sources")
+logs_app = typer.Typer(
+    help="Journaux de médiation : contrôle, import pseudonymisé, simulation.", no_args_is_help=True
+)
+app.add_typer(logs_app, name="logs")
 
 _state = {"debug": False}
 
@@ -203,6 +207,120 @@ def sources_scan(directory: Annotated[Path, typer.Argument(help="Dossier à exam
             )
     for path, reason in catalogue.ignored:
         typer.echo(f"ignoré : {path.relative_to(directory)} ({reason})")
+
+
+Mapping = Annotated[
+    Path | None,
+    typer.Option(
+        "--correspondance", help="Fichier YAML/TOML de correspondance des colonnes et valeurs."
+    ),
+]
+
+
+@logs_app.command("check")
+@_friendly
+def logs_check(
+    file: Annotated[Path, typer.Argument(help="Export du logiciel de suivi (CSV, XLSX, Parquet).")],
+    mapping: Mapping = None,
+) -> None:
+    """Contrôler un export sans l'importer : lignes acceptées, rejets et leurs motifs."""
+    from fragility.logs.read import read_export
+    from fragility.logs.validate import validate_events
+
+    raw = read_export(file, mapping=mapping)
+    result = validate_events(raw)
+    rejected = result.rejects["ligne"].nunique()
+    typer.echo(
+        f"Fichier : {file.name} ({raw.file_format}"
+        + (f", encodage {raw.encoding}, séparateur « {raw.separator} »" if raw.encoding else "")
+        + ")"
+    )
+    typer.echo(
+        f"Lignes lues : {result.n_read} = acceptées {len(result.accepted)} + rejetées "
+        f"{rejected} (dont {result.duplicates} doublon(s) exact(s))"
+    )
+    if raw.unknown_columns:
+        typer.echo("Colonnes non reconnues : " + ", ".join(raw.unknown_columns))
+    if raw.identifier_columns:
+        typer.echo(
+            "Colonnes identifiantes (supprimées à l'import) : " + ", ".join(raw.identifier_columns)
+        )
+    for _, row in result.rejects.head(20).iterrows():
+        typer.echo(f"  ligne {row['ligne']}, {row['champ']} : {row['motif']}")
+    if rejected > 20:
+        typer.echo(f"  … et {rejected - 20} autre(s) ligne(s) rejetée(s).")
+
+
+@logs_app.command("import")
+@_friendly
+def logs_import(
+    file: Annotated[Path, typer.Argument(help="Export du logiciel de suivi (CSV, XLSX, Parquet).")],
+    out: Annotated[Path, typer.Option("--out", help="Dossier de sortie.")],
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file", help="Fichier de la clé de pseudonymisation (sinon FRAGILITY_PSEUDO_KEY)."
+        ),
+    ] = None,
+    mapping: Mapping = None,
+    k: Annotated[
+        int,
+        typer.Option(
+            "-k", "--seuil", help="Seuil de secret (personnes distinctes par case publiée)."
+        ),
+    ] = 11,
+    demo: Demo = False,
+    epci: Epci = None,
+    communes: Communes = None,
+    departement: Departement = None,
+    data_dir: DataDir = None,
+    seed: Seed = 0,
+) -> None:
+    """Importer un export : valider, pseudonymiser, localiser ; écrire le journal et les rejets."""
+    from fragility.publish import import_and_publish
+
+    territory = _territory(demo, epci, communes, departement, data_dir, seed)
+    result, paths = import_and_publish(
+        file, territory, out, key_file=key_file, mapping=mapping, k=k
+    )
+    typer.echo(result.summary())
+    typer.echo("Écrit : " + ", ".join(str(p) for p in paths))
+
+
+@logs_app.command("simulate")
+@_friendly
+def logs_simulate(
+    out: Annotated[Path, typer.Option("--out", help="Fichier CSV (ou .xlsx) à écrire.")],
+    n: Annotated[int, typer.Option("--n", help="Nombre d'interventions.")] = 20000,
+    graine: Annotated[int, typer.Option("--seed", help="Graine aléatoire.")] = 1,
+    planted: Annotated[
+        int,
+        typer.Option(
+            "--sous-desservis", help="Nombre d'IRIS rendus sous-desservis (vérité cachée)."
+        ),
+    ] = 0,
+    demo: Demo = False,
+    epci: Epci = None,
+    communes: Communes = None,
+    departement: Departement = None,
+    data_dir: DataDir = None,
+    seed: Seed = 0,
+) -> None:
+    """Simuler un export réaliste (en-têtes français, lignes fautives, identifiants plantés)."""
+    from fragility.iris_table import build_iris_table
+    from fragility.logs.simulate import simulate_export, write_export
+
+    territory = _territory(demo, epci, communes, departement, data_dir, seed)
+    table = build_iris_table(territory)
+    sim = simulate_export(table, n=n, seed=graine, planted_under_served=planted)
+    path = write_export(sim, out)
+    truth = out.with_name(out.stem + "_verite.csv")
+    sim.truth.to_csv(truth, sep=";")
+    typer.echo(
+        f"Export simulé ({territory.label}) : {len(sim.frame)} lignes dont "
+        f"{len(sim.messy_lines)} volontairement fautives → {path}"
+    )
+    typer.echo(f"Vérité simulée (IRIS, contacts attendus, sous-desservis plantés) → {truth}")
 
 
 def main() -> None:

@@ -17,8 +17,16 @@ def dm_iris(real_data):
 
 def _events(points_l93, crs, **extra):
     wgs = gpd.GeoSeries(points_l93, crs=crs).to_crs(4326)
-    frame = pd.DataFrame({"latitude": wgs.y.to_numpy(), "longitude": wgs.x.to_numpy(),
-                          "geo_iris": None, "geo_commune": None, "geo_qpv": None, **extra})
+    frame = pd.DataFrame(
+        {
+            "latitude": wgs.y.to_numpy(),
+            "longitude": wgs.x.to_numpy(),
+            "geo_iris": None,
+            "geo_commune": None,
+            "geo_qpv": None,
+            **extra,
+        }
+    )
     frame.index = pd.RangeIndex(2, len(frame) + 2)
     return frame
 
@@ -50,22 +58,41 @@ def test_boundary_point_goes_to_exactly_one_iris():
     grid = gpd.GeoDataFrame(
         {"commune": ["21231", "21231"]},
         geometry=[box(5, 47, 6, 48), box(6, 47, 7, 48)],
-        index=pd.Index(["212310102", "212310101"], name="iris"), crs="EPSG:4326")
-    frame = pd.DataFrame({"latitude": [47.5, 47.5, 47.25], "longitude": [6.0, 6.0, 5.5],
-                          "geo_iris": None, "geo_commune": None, "geo_qpv": None},
-                         index=[2, 3, 4])
+        index=pd.Index(["212310102", "212310101"], name="iris"),
+        crs="EPSG:4326",
+    )
+    frame = pd.DataFrame(
+        {
+            "latitude": [47.5, 47.5, 47.25],
+            "longitude": [6.0, 6.0, 5.5],
+            "geo_iris": None,
+            "geo_commune": None,
+            "geo_qpv": None,
+        },
+        index=[2, 3, 4],
+    )
     result = locate(frame, grid)
     assert list(result.events["geo_iris"]) == ["212310101", "212310101", "212310102"]
     assert result.on_boundary == 2 and result.rejects.empty
 
 
 def test_commune_only_rows_are_never_pushed_down():
-    grid = gpd.GeoDataFrame({"commune": ["21231"]},
-                            geometry=gpd.GeoSeries.from_xy([0], [0]).buffer(1),
-                            index=pd.Index(["212310101"], name="iris"), crs="EPSG:2154")
-    frame = pd.DataFrame({"geo_iris": [None, "212310101"], "geo_commune": ["21166", None],
-                          "geo_qpv": [None, None], "latitude": [np.nan, np.nan],
-                          "longitude": [np.nan, np.nan]}, index=[2, 3])
+    grid = gpd.GeoDataFrame(
+        {"commune": ["21231"]},
+        geometry=gpd.GeoSeries.from_xy([0], [0]).buffer(1),
+        index=pd.Index(["212310101"], name="iris"),
+        crs="EPSG:2154",
+    )
+    frame = pd.DataFrame(
+        {
+            "geo_iris": [None, "212310101"],
+            "geo_commune": ["21166", None],
+            "geo_qpv": [None, None],
+            "latitude": [np.nan, np.nan],
+            "longitude": [np.nan, np.nan],
+        },
+        index=[2, 3],
+    )
     result = locate(frame, grid)
     assert list(result.events["geo_level"]) == ["commune", "iris"]
     assert pd.isna(result.events.loc[2, "geo_iris"])
@@ -73,27 +100,39 @@ def test_commune_only_rows_are_never_pushed_down():
 
 
 def test_aggregate_counts_and_levels():
-    events = pd.DataFrame({
-        "geo_iris": ["212310101", "212310101", "212310101", None],
-        "geo_commune": ["21231", "21231", "21231", "21166"],
-        "geo_qpv": [None, None, None, None],
-        "geo_level": ["iris", "iris", "iris", "commune"],
-        "period_month": ["2024-01", "2024-01", "2024-02", "2024-01"],
-        "registre": ["presence_active", "presence_active", "gestion_conflits",
-                     "presence_active"],
-        "person_key": ["A" * 26, "A" * 26, "B" * 26, "C" * 26],
-    })
+    events = pd.DataFrame(
+        {
+            "geo_iris": ["212310101", "212310101", "212310101", None],
+            "geo_commune": ["21231", "21231", "21231", "21166"],
+            "geo_qpv": [None, None, None, None],
+            "geo_level": ["iris", "iris", "iris", "commune"],
+            "period_month": ["2024-01", "2024-01", "2024-02", "2024-01"],
+            "registre": [
+                "presence_active",
+                "presence_active",
+                "gestion_conflits",
+                "presence_active",
+            ],
+            "person_key": ["A" * 26, "A" * 26, "B" * 26, "C" * 26],
+        }
+    )
     by_iris = aggregate(events, level="iris")
     assert by_iris.to_dict("records") == [
-        {"iris": "212310101", "contacts": 3, "persons": 2, "top_share": pytest.approx(2 / 3,
-                                                                                    abs=1e-4)}]
+        {
+            "iris": "212310101",
+            "contacts": 3,
+            "persons": 2,
+            "top_share": pytest.approx(2 / 3, abs=1e-4),
+        }
+    ]
     assert by_iris.attrs["hors_niveau"] == 1
     by_commune = aggregate(events, level="commune", by=["registre"])
     assert set(map(tuple, by_commune[["commune", "registre", "contacts"]].to_numpy())) == {
-        ("21166", "presence_active", 1), ("21231", "gestion_conflits", 1),
-        ("21231", "presence_active", 2)}
+        ("21166", "presence_active", 1),
+        ("21231", "gestion_conflits", 1),
+        ("21231", "presence_active", 2),
+    }
     january = aggregate(events, level="commune", period=("2024-01", "2024-01"))
     assert january["contacts"].sum() == 3 and january.attrs["hors_periode"] == 1
-    epci = aggregate(events, level="epci", epci_of={"21231": "242100410",
-                                                    "21166": "242100410"})
+    epci = aggregate(events, level="epci", epci_of={"21231": "242100410", "21166": "242100410"})
     assert epci["persons"].tolist() == [3]

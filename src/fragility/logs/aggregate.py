@@ -16,9 +16,14 @@ from fragility.errors import InputError
 LEVELS = {"iris": "geo_iris", "commune": "geo_commune", "qpv": "geo_qpv", "epci": "epci"}
 
 
-def aggregate(events: pd.DataFrame, *, level: str = "iris", by: Sequence[str] = (),
-              period: tuple[str, str] | None = None,
-              epci_of: Mapping[str, str] | None = None) -> pd.DataFrame:
+def aggregate(
+    events: pd.DataFrame,
+    *,
+    level: str = "iris",
+    by: Sequence[str] = (),
+    period: tuple[str, str] | None = None,
+    epci_of: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """Aggregate events to an area level, optionally crossed with other fields.
 
     Parameters

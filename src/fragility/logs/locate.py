@@ -71,8 +71,9 @@ def locate(events: pd.DataFrame, iris: gpd.GeoDataFrame) -> Located:
     boundary = 0
     if has_xy.any():
         sub = out.loc[has_xy]
-        points = gpd.GeoSeries(gpd.points_from_xy(sub["longitude"], sub["latitude"]),
-                               crs=CRS_WGS84, index=sub.index).to_crs(iris.crs)
+        points = gpd.GeoSeries(
+            gpd.points_from_xy(sub["longitude"], sub["latitude"]), crs=CRS_WGS84, index=sub.index
+        ).to_crs(iris.crs)
         codes = np.asarray(iris.index, dtype=object)
         left, right = iris.sindex.query(points.to_numpy(), predicate="intersects")
         pairs = pd.DataFrame({"row": left, "code": codes[right]})
@@ -83,21 +84,36 @@ def locate(events: pd.DataFrame, iris: gpd.GeoDataFrame) -> Located:
         out.loc[found.index, "geo_iris"] = found
         missing = sub.index.difference(found.index)
         rejected[missing] = True
-    commune_of = iris["commune"] if "commune" in iris else pd.Series(
-        [c[:5] for c in iris.index], index=iris.index)
+    commune_of = (
+        iris["commune"]
+        if "commune" in iris
+        else pd.Series([c[:5] for c in iris.index], index=iris.index)
+    )
     with_iris = out["geo_iris"].notna()
-    out.loc[with_iris, "geo_commune"] = out.loc[with_iris, "geo_iris"].map(commune_of).fillna(
-        out.loc[with_iris, "geo_iris"].str[:5])
+    out.loc[with_iris, "geo_commune"] = (
+        out.loc[with_iris, "geo_iris"]
+        .map(commune_of)
+        .fillna(out.loc[with_iris, "geo_iris"].str[:5])
+    )
     out["geo_level"] = np.select(
         [out["geo_iris"].notna(), out["geo_commune"].notna(), out["geo_qpv"].notna()],
-        ["iris", "commune", "qpv"], default=None)
-    rejects = pd.DataFrame({
-        "ligne": out.index[rejected],
-        "champ": "Latitude / Longitude",
-        "motif": "coordonnées hors des IRIS du territoire",
-        "valeur": "",
-    })
-    located = out.loc[~rejected].drop(columns=[c for c in ("latitude", "longitude")
-                                               if c in out.columns])
-    return Located(events=located, rejects=rejects.reset_index(drop=True),
-                   from_coordinates=int(has_xy.sum() - rejected.sum()), on_boundary=boundary)
+        ["iris", "commune", "qpv"],
+        default=None,
+    )
+    rejects = pd.DataFrame(
+        {
+            "ligne": out.index[rejected],
+            "champ": "Latitude / Longitude",
+            "motif": "coordonnées hors des IRIS du territoire",
+            "valeur": "",
+        }
+    )
+    located = out.loc[~rejected].drop(
+        columns=[c for c in ("latitude", "longitude") if c in out.columns]
+    )
+    return Located(
+        events=located,
+        rejects=rejects.reset_index(drop=True),
+        from_coordinates=int(has_xy.sum() - rejected.sum()),
+        on_boundary=boundary,
+    )
