@@ -8,7 +8,7 @@ FRAGILITY_REAL_DATA ?= ../shared/data/real
 export FRAGILITY_REAL_DATA
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test lint format docs clean
+.PHONY: help venv demo test lint format docs bench clean
 
 help: ## Lister les commandes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,12 +25,12 @@ demo: $(STAMP) ## Diagnostic du territoire de démonstration (synthétique) dans
 	$(BIN)/fragility diagnose --demo --out $(OUT)
 
 test: $(STAMP) ## Vérifier le style, le sens des imports, et lancer tous les tests
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 lint: $(STAMP) ## Style (ruff) et contrat d'imports (import-linter)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
 
 format: $(STAMP) ## Mettre en forme le code
@@ -39,6 +39,9 @@ format: $(STAMP) ## Mettre en forme le code
 
 docs: $(STAMP) ## Régénérer docs/sources.md depuis le registre
 	$(BIN)/python -m fragility._docs
+
+bench: $(STAMP) ## Bancs d'essai (import d'un journal d'un million de lignes) → bench/results.md
+	$(BIN)/python bench/bench_logs.py
 
 clean: ## Supprimer les fichiers produits (pas le cache de téléchargement)
 	rm -rf reports/demo out .pytest_cache .ruff_cache
