@@ -19,7 +19,7 @@ def demo(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FRAGILITY_DATA_DIR", str(tmp_path_factory.mktemp("cache")))
         table = build_iris_table(Territory.demo())
-        sim = simulate_export(table, n=5000, seed=3)
+        sim = simulate_export(table, seed=3)  # the default export (20 000 rows)
         path = write_export(sim, tmp_path_factory.mktemp("export") / "export.csv")
         yield table, sim, path
 
