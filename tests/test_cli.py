@@ -135,3 +135,17 @@ def test_logs_simulate_check_import(tmp_path, monkeypatch):
     assert (tmp_path / "out" / "rejets.csv").exists()
     assert (tmp_path / "out" / "contacts_iris.csv").exists()
     assert "rejetées" in result.output
+
+
+def test_logs_check_with_territory(tmp_path):
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "Date;Registre;Thématique;Code IRIS\n"
+        "12/03/2024;Présence active;Santé;960010101\n"
+        "12/03/2024;Présence active;Santé;212310101\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["logs", "check", str(export), "--demo"])
+    assert result.exit_code == 0, result.output
+    assert "Lignes lues : 2 = acceptées 1 + rejetées 1" in result.output
+    assert "ligne 3" in result.output

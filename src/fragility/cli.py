@@ -222,13 +222,25 @@ Mapping = Annotated[
 def logs_check(
     file: Annotated[Path, typer.Argument(help="Export du logiciel de suivi (CSV, XLSX, Parquet).")],
     mapping: Mapping = None,
+    demo: Demo = False, epci: Epci = None, communes: Communes = None,
+    departement: Departement = None, data_dir: DataDir = None, seed: Seed = 0,
 ) -> None:
-    """Contrôler un export sans l'importer : lignes acceptées, rejets et leurs motifs."""
+    """Contrôler un export sans l'importer : lignes acceptées, rejets et leurs motifs.
+
+    Avec un territoire (--demo, --epci…), les codes IRIS et communes hors du territoire
+    sont aussi signalés.
+    """
     from fragility.logs.read import read_export
     from fragility.logs.validate import validate_events
 
     raw = read_export(file, mapping=mapping)
-    result = validate_events(raw)
+    iris = communes_set = None
+    if any((demo, epci, communes, departement)):
+        from fragility.iris_table import build_iris_table
+
+        gdf = build_iris_table(_territory(demo, epci, communes, departement, data_dir, seed)).gdf
+        iris, communes_set = set(gdf.index), set(gdf["commune"])
+    result = validate_events(raw, iris=iris, communes=communes_set)
     rejected = result.rejects["ligne"].nunique()
     typer.echo(
         f"Fichier : {file.name} ({raw.file_format}"
