@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from fragility._docs import render
+from fragility._docs import render, render_methodology
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -17,3 +17,13 @@ def test_sources_doc_lists_every_registry_entry():
     for name, source in REGISTRY.items():
         assert f"`{name}`" in text
         assert source.licence in text
+
+
+def test_methodology_doc_is_up_to_date():
+    """docs/methodologie.md is generated from the registries: regenerate it with `make docs`."""
+    text = (REPO / "docs" / "methodologie.md").read_text(encoding="utf-8")
+    assert text == render_methodology()
+    from fragility.indicators import REGISTRY
+
+    for key in REGISTRY:
+        assert key in text

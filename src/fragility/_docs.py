@@ -93,10 +93,33 @@ def render() -> str:
     return "\n".join(lines)
 
 
-def main(path: str = "docs/sources.md") -> None:
-    """Write the page."""
-    Path(path).write_text(render(), encoding="utf-8")
-    print(f"écrit : {path}")
+def render_methodology() -> str:
+    """Return the Markdown of ``docs/methodologie.md`` (generated from the registries)."""
+    from fragility.indicators import methodology_markdown
+
+    parts = [
+        "# Méthodologie",
+        "",
+        "*Page générée par `make docs` à partir des registres du code ; ne pas modifier à la "
+        "main.*",
+        "",
+        methodology_markdown().strip(),
+    ]
+    try:
+        from fragility.composite import methodology_markdown as composite_markdown
+    except ImportError:  # composite indices not built yet
+        pass
+    else:
+        parts += ["", composite_markdown().strip()]
+    return "\n".join(parts) + "\n"
+
+
+def main(directory: str = "docs") -> None:
+    """Write ``sources.md`` and ``methodologie.md``."""
+    for name, text in (("sources.md", render()), ("methodologie.md", render_methodology())):
+        path = Path(directory) / name
+        path.write_text(text, encoding="utf-8")
+        print(f"écrit : {path}")
 
 
 if __name__ == "__main__":
