@@ -40,8 +40,9 @@ format: $(STAMP) ## Mettre en forme le code
 docs: $(STAMP) ## Régénérer docs/sources.md depuis le registre
 	$(BIN)/python -m fragility._docs
 
-bench: $(STAMP) ## Bancs d'essai (import d'un journal d'un million de lignes) → bench/results.md
+bench: $(STAMP) ## Bancs d'essai (import d'un million de lignes ; indices, 1 000 tirages sur 50 000 IRIS) → bench/results*.md
 	$(BIN)/python bench/bench_logs.py
+	$(BIN)/python bench/bench_composite.py
 
 clean: ## Supprimer les fichiers produits (pas le cache de téléchargement)
 	rm -rf reports/demo out .pytest_cache .ruff_cache

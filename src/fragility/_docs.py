@@ -93,6 +93,65 @@ def render() -> str:
     return "\n".join(lines)
 
 
+_FORMS = {
+    "weighted": "moyenne pondérée des composantes normalisées, × 100",
+    "gap": "100 · clip((rang du besoin − rang de la connexion + 1) / 2, 0, 1)",
+    "barrier": "100 · éligibilité ^ exposant · moyenne pondérée des barrières",
+}
+
+
+def _composite_markdown() -> str:
+    """The composite-index section, generated from the default configuration file."""
+    from fragility.composite import load_config
+
+    config = load_config()
+    u, e = config.uncertainty, config.eligibility
+    lines = [
+        "## Indices composites",
+        "",
+        "Définis dans `src/fragility/defaults/diagnostic.toml` (copiez-le pour changer les "
+        "poids : seul l'indice modifié change). Chaque composante est normalisée parmi les "
+        "IRIS classés, pondérée puis agrégée ; un rang de 1 signale le plus fort besoin.",
+        "",
+        f"IRIS non classés : population inférieure à {e.min_population:g} habitants (statut "
+        f"`trop_petit`), IRIS de type {', '.join(e.excluded_types)} (`iris_activite`), "
+        "composantes renseignées pour moins de la part de poids requise "
+        "(`donnees_insuffisantes`). Une composante absente de tout le territoire est retirée "
+        "et les scores sont alors `partiel`.",
+        "",
+    ]
+    for name, spec in config.indices.items():
+        lines += [
+            f"### {spec.label_fr} (`{name}`)",
+            "",
+            f"- Forme : {_FORMS.get(spec.form, spec.form)}.",
+            f"- Normalisation : {spec.normalisation} ; pondération : {spec.weighting} ; "
+            f"agrégation : {spec.aggregation} ; part de poids minimale : {spec.min_components}.",
+            f"- Référence : {spec.reference or '—'}.",
+            "",
+            "| composante | rôle | poids | sens |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [f"| `{c.key}` ({c.label_fr}) | {c.role} | {c.weight:g} | {c.direction:+d} |"
+                  for c in spec.components]
+        lines.append("")
+    lines += [
+        "## Incertitude et sensibilité",
+        "",
+        f"{u.draws} tirages Monte-Carlo (graine {u.seed}) : poids tirés selon une loi de "
+        f"Dirichlet centrée sur les poids de référence (concentration {u.weight_concentration:g}),"
+        f" normalisation tirée parmi {', '.join(u.normalisations)}"
+        + (", et une composante retirée à tour de rôle (leave-one-out)" if u.leave_one_out
+           else "") + ". Pour chaque IRIS : rang médian et intervalle de rang à "
+        f"{u.interval * 100:.0f}\u00a0%, probabilité d'être dans le groupe de tête ({u.top_share * 100:.0f}\u00a0% des "
+        f"IRIS classés) ; « robustement en tête » au-delà de {u.robust_share * 100:.0f}\u00a0% des tirages. "
+        "Pour le territoire : part de la variance des rangs expliquée par chaque choix "
+        "(indice de premier ordre, à la manière de Sobol).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def render_methodology() -> str:
     """Return the Markdown of ``docs/methodologie.md`` (generated from the registries)."""
     from fragility.indicators import methodology_markdown
@@ -105,12 +164,7 @@ def render_methodology() -> str:
         "",
         methodology_markdown().strip(),
     ]
-    try:
-        from fragility.composite import methodology_markdown as composite_markdown
-    except ImportError:  # composite indices not built yet
-        pass
-    else:
-        parts += ["", composite_markdown().strip()]
+    parts += ["", _composite_markdown()]
     return "\n".join(parts) + "\n"
 
 

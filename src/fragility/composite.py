@@ -92,8 +92,13 @@ STATUSES = {
     "iris_activite": "IRIS d'activité ou divers (type A ou D) : pas de score",
     "population_inconnue": "population inconnue, éligibilité invérifiable : pas de score",
 }
-#: Component statuses that make a value count as missing even if a number is present.
-MISSING_STATUSES = frozenset({"absent"})
+#: Component statuses (``<key>_status``, flags joined by ``+``) that make a value count as
+#: missing even if a number is present. NaN values are missing whatever their status.
+MISSING_STATUSES = frozenset({
+    "absent", "denominateur_nul", "secret_statistique", "absent_du_fichier",
+    "millesime_different", "hors_champ_filosofi_iris", "contours_qpv_absents",
+    "contours_absents", "aucun_qpv_dans_la_commune", "donnee_manquante",
+})
 #: Floor applied to normalised values before a geometric mean.
 GEOMETRIC_FLOOR = 0.01
 #: Z-scores are clipped to ±ZSCORE_CLIP before being mapped to [0, 1].
@@ -298,19 +303,22 @@ class IndexSpec:
         roles = ROLES[form]
         parsed: list[Component] = []
         for i, item in enumerate(raw, start=1):
-            cplace = f"{place} composante {i}"
+            named = item.get("key") if isinstance(item, Mapping) else None
+            cplace = f"{place} composante {i}" + (f" ({named})" if isinstance(named, str) else "")
             _check_keys(item, cls._COMPONENT_KEYS, cplace)
             key = _text(item, "key", None, cplace)
             if not key:
                 raise _fail(cplace, "key", "clé d'indicateur vide.")
-            cplace = f"{place} composante {i} ({key})"
             if any(c.key == key for c in parsed):
                 raise _fail(cplace, "key", "composante en double.")
             weight = _number(item, "weight", 1.0, cplace, low=0.0, low_open=True)
             direction = item.get("direction", 1)
             if isinstance(direction, bool) or direction not in (1, -1):
                 raise _fail(cplace, "direction", f"1 ou -1 attendu (lu : {direction!r}).")
-            role = _choice(item, "role", roles, roles[0] if len(roles) == 1 else "", cplace)
+            if "role" not in item and len(roles) > 1:
+                raise _fail(cplace, "role", f"clé obligatoire pour la forme « {form} » "
+                            f"(rôles : {', '.join(roles)}).")
+            role = _choice(item, "role", roles, roles[0], cplace)
             parsed.append(Component(key, weight, int(direction),
                                     _text(item, "label_fr", "", cplace), role))
         totals = {}
@@ -625,7 +633,7 @@ def _aggregate(values: np.ndarray, present: np.ndarray, weights: np.ndarray,
 def _min_ranks(scores: np.ndarray) -> np.ndarray:
     """Rank 1 = highest score (0-100) along the last axis; ties share the smallest rank.
 
-    Each score is quantised to 63 - b bits (b bits hold the column number; 7e-13 point
+    Each score is quantised to 62 - b bits (b bits hold the column number; 1.4e-12 point
     resolution for 50,000 IRIS) and packed with its column into one int64 key: one
     vectorised integer sort then gives both the order and the tie groups, about twice as
     fast as ``argsort`` plus a gather.
@@ -633,7 +641,7 @@ def _min_ranks(scores: np.ndarray) -> np.ndarray:
     scores = np.atleast_2d(scores)
     rows, n = scores.shape
     bits = max(1, (n - 1).bit_length())
-    scale = (2 ** (63 - bits) - 1) / 100.0
+    scale = 2.0 ** (62 - bits) / 100.0  # one spare bit: no overflow after rounding
     keys = np.rint((100.0 - np.clip(scores, 0.0, 100.0)) * scale).astype(np.int64)
     keys <<= bits
     keys |= np.arange(n, dtype=np.int64)
@@ -665,6 +673,15 @@ def _first_order(centred: np.ndarray, total: float, levels: np.ndarray) -> float
         return 0.0
     corrected = between - (used - 1) * (total - between) / (draws - used)
     return float(np.clip(corrected / total, 0.0, 1.0))
+
+
+def _as_float(values: pd.Series, name: str, *, coerce: bool = False) -> np.ndarray:
+    """Float array (NaN for missing, nullable dtypes included); InputError if not numeric."""
+    try:
+        numeric = pd.to_numeric(values, errors="coerce" if coerce else "raise")
+        return np.asarray(numeric.astype("Float64").to_numpy(dtype=float, na_value=np.nan))
+    except (ValueError, TypeError):
+        raise InputError("valeurs non numériques.", field=name) from None
 
 
 def _pct(share: float) -> str:
@@ -715,7 +732,9 @@ class IndexResult:
     dropped_components : dict of str to str
         Components of the spec dropped for the whole territory, with the reason
         (``absente_des_donnees``: no column; ``aucune_valeur``: no value for any eligible
-        IRIS).
+        IRIS). Every score is then ``partiel``.
+    dropped_weight : float
+        Share of the spec's weight so dropped (largest over role groups), in [0, 1].
     top_size : int
         Number of IRIS in the top group (``ceil(top_share * scored IRIS)``).
     uncertainty : UncertaintyConfig
@@ -732,6 +751,7 @@ class IndexResult:
     weights: pd.Series
     sensitivity: pd.DataFrame
     dropped_components: dict[str, str]
+    dropped_weight: float
     top_size: int
     uncertainty: UncertaintyConfig
     seed: int | None
@@ -756,16 +776,23 @@ class IndexResult:
                          "partiel (composantes manquantes, voir components_missing).")
         for key, reason in self.dropped_components.items():
             why = "absente des données" if reason == "absente_des_donnees" else "sans aucune valeur"
-            lines.append(f"- Composante écartée pour tout le territoire : "
-                         f"{self.spec.label_of(key) if key in self.weights else key} ({why}).")
+            lines.append(f"- Composante écartée pour tout le territoire : {key} ({why}).")
+        if self.dropped_components:
+            lines.append(f"- Poids de l'indice ainsi écarté : {_pct(self.dropped_weight)} "
+                         "(le reste est re-normalisé ; lire l'indice avec prudence).")
         if self.draws == 0 or not scored.any():
             lines.append("Pas d'analyse d'incertitude (aucun tirage ou aucun IRIS classé).")
             return "\n".join(lines)
-        loo = ", retrait d'une composante" if unc.leave_one_out else ""
+        names = set(self.sensitivity.index)
+        varied = [text for test, text in (
+            (any(c.startswith("weight:") for c in names), "poids"),
+            ("normalisation" in names, "normalisation"),
+            ("leave_one_out" in names, "retrait d'une composante"),
+        ) if test]
         lines.append(
             f"Groupe de tête : les {_pct(unc.top_share)} d'IRIS classés les plus exposés, soit "
-            f"{self.top_size} IRIS. Incertitude : {self.draws} tirages (poids, normalisation"
-            f"{loo}), graine {self.seed}."
+            f"{self.top_size} IRIS. Incertitude : {self.draws} tirages (choix qui varient : "
+            f"{', '.join(varied) or 'aucun'}), graine {self.seed}."
         )
         order = v.loc[scored].sort_values(["p_top", "rank"], ascending=[False, True])
         groups = [
@@ -779,7 +806,8 @@ class IndexResult:
         for mask, title in groups:
             codes = [str(c) for c in order.index[mask.to_numpy()]]
             listed = ", ".join(codes[:max_listed])
-            more = f" … et {len(codes) - max_listed} autres" if len(codes) > max_listed else ""
+            rest = len(codes) - max_listed
+            more = f" … et {rest} autre{'s' if rest > 1 else ''}" if rest > 0 else ""
             body = f" : {listed}{more}." if codes else " : aucun."
             lines.append(f"{title} — {len(codes)} IRIS{body}")
         if not self.sensitivity.empty:
@@ -880,7 +908,7 @@ def compute_index(
         status[np.isin(types, list(config.eligibility.excluded_types))] = "iris_activite"
     pop = _column(indicators, "population", population, n)
     if pop is not None:
-        popf = pd.to_numeric(pd.Series(pop), errors="coerce").to_numpy(dtype=float)
+        popf = _as_float(pd.Series(pop, dtype=object), "population", coerce=True)
         status[(status == "") & np.isnan(popf)] = "population_inconnue"
         status[(status == "") & (popf < config.eligibility.min_population)] = "trop_petit"
     eligible = status == ""
@@ -888,32 +916,36 @@ def compute_index(
     # --- components present in the data
     dropped: dict[str, str] = {}
     columns, masks, kept = [], [], []
+    available: dict[str, np.ndarray] = {}  # key -> value present (eligible IRIS)
     for comp in spec.components:
         if comp.key not in indicators.columns:
             dropped[comp.key] = "absente_des_donnees"
             continue
-        try:
-            col = pd.to_numeric(indicators[comp.key]).to_numpy(dtype=float)
-        except (ValueError, TypeError):
-            raise InputError("valeurs non numériques.", field=comp.key) from None
+        col = _as_float(indicators[comp.key], comp.key)
         ok = np.isfinite(col)
         st_col = f"{comp.key}_status"
         if st_col in indicators.columns:
-            ok &= ~indicators[st_col].isin(MISSING_STATUSES).to_numpy()
+            flags = indicators[st_col].astype(object).where(indicators[st_col].notna(), "")
+            flags = flags.astype(str)
+            lookup = {f: any(p in MISSING_STATUSES for p in f.split("+")) for f in flags.unique()}
+            ok &= ~flags.map(lookup).to_numpy(dtype=bool)
         if not (ok & eligible).any():
             dropped[comp.key] = "aucune_valeur"
             continue
         columns.append(col * comp.direction)
         masks.append(ok)
         kept.append(comp)
+        available[comp.key] = ok & eligible
     roles = ROLES[spec.form]
     empty_roles = [r for r in roles if not any(c.role == r for c in kept)]
+    dropped_weight = max((sum(c.weight for c in spec.components
+                              if c.role == r and c.key in dropped) for r in roles), default=0.0)
     if dropped:
         why = {"absente_des_donnees": "colonne absente", "aucune_valeur": "aucune valeur"}
         lost = ", ".join(f"{key} ({why[reason]})" for key, reason in dropped.items())
         warnings.warn(f"{spec.label_fr} : composante(s) écartée(s) pour tout le territoire : "
-                      f"{lost} ; poids re-normalisés sur les autres.", FragilityWarning,
-                      stacklevel=2)
+                      f"{lost}, soit {_pct(dropped_weight)} du poids ; poids re-normalisés sur "
+                      "les autres, scores marqués « partiel ».", FragilityWarning, stacklevel=2)
     if empty_roles:
         warnings.warn(f"{spec.label_fr} : plus aucune composante de rôle "
                       f"« {', '.join(empty_roles)} » ; aucun IRIS ne peut être classé.",
@@ -938,7 +970,8 @@ def compute_index(
     else:
         scored[:] = False
     status[eligible & ~scored] = "donnees_insuffisantes"
-    full = present.all(axis=1) if k else np.zeros(n, dtype=bool)
+    # a component dropped for the whole territory makes every score partial
+    full = present.all(axis=1) if k and not dropped else np.zeros(n, dtype=bool)
     status[scored & full] = "ok"
     status[scored & ~full] = "partiel"
 
@@ -993,7 +1026,7 @@ def compute_index(
         (p_top >= unc.some_share) & (p_top < unc.robust_share)).astype("boolean").mask(p_top.isna())
     values["status"] = status.astype(str)
     values["components_used"], values["components_missing"], values["component_flags"] = (
-        _component_text(indicators, kept, present, eligible))
+        _component_text(indicators, spec.components, keys, available, eligible))
 
     comp_frame = pd.DataFrame(np.nan, index=indicators.index, columns=keys)
     if ns:
@@ -1001,24 +1034,35 @@ def compute_index(
     return IndexResult(
         spec=applied, values=values, components=comp_frame,
         weights=pd.Series(w0, index=keys, name="weight", dtype=float),
-        sensitivity=sensitivity, dropped_components=dropped, top_size=top_size,
+        sensitivity=sensitivity, dropped_components=dropped, dropped_weight=dropped_weight,
+        top_size=top_size,
         uncertainty=unc, seed=seed_used, draws=unc.draws if ns else 0,
     )
 
 
-def _component_text(indicators: pd.DataFrame, kept: list[Component], present: np.ndarray,
+def _component_text(indicators: pd.DataFrame, components: Sequence[Component],
+                    kept: list[str], available: dict[str, np.ndarray],
                     eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``components_used``, ``components_missing`` and ``component_flags`` columns.
+
+    Components dropped for the whole territory are listed as missing for every eligible
+    IRIS, with the IRIS's own status when there is one. A present component of a spec
+    that cannot be scored (a role group left empty) is neither used nor missing.
+    """
     n = len(indicators)
     used = np.full(n, "", dtype=object)
     missing = np.full(n, "", dtype=object)
     flags = np.full(n, "", dtype=object)
-    for j, comp in enumerate(kept):
+    for comp in components:
         st_col = f"{comp.key}_status"
         st = (indicators[st_col].astype(object).where(indicators[st_col].notna(), "")
               .astype(str).to_numpy() if st_col in indicators.columns else np.full(n, ""))
-        has = present[:, j]
-        used = np.where(has, used + comp.key + ";", used)
-        reason = np.where(st == "", "valeur manquante", st)
+        has = available.get(comp.key, np.zeros(n, dtype=bool))
+        if comp.key not in indicators.columns:
+            reason = np.full(n, "absente des données", dtype=object)
+        else:
+            reason = np.where((st == "") | (st == "ok"), "valeur manquante", st)
+        used = np.where(has & (comp.key in kept), used + comp.key + ";", used)
         missing = np.where(eligible & ~has, missing + comp.key + " (" + reason + ");", missing)
         flagged = has & (st != "") & (st != "ok")
         flags = np.where(flagged, flags + comp.key + ":" + st + ";", flags)
