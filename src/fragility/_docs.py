@@ -143,8 +143,9 @@ def _composite_markdown() -> str:
         f" normalisation tirée parmi {', '.join(u.normalisations)}"
         + (", et une composante retirée à tour de rôle (leave-one-out)" if u.leave_one_out
            else "") + ". Pour chaque IRIS : rang médian et intervalle de rang à "
-        f"{u.interval * 100:.0f}\u00a0%, probabilité d'être dans le groupe de tête ({u.top_share * 100:.0f}\u00a0% des "
-        f"IRIS classés) ; « robustement en tête » au-delà de {u.robust_share * 100:.0f}\u00a0% des tirages. "
+        f"{u.interval * 100:.0f}\u00a0%, probabilité d'être dans le groupe de tête "
+        f"({u.top_share * 100:.0f}\u00a0% des IRIS classés) ; « robustement en tête » au-delà "
+        f"de {u.robust_share * 100:.0f}\u00a0% des tirages. "
         "Pour le territoire : part de la variance des rangs expliquée par chaque choix "
         "(indice de premier ordre, à la manière de Sobol).",
         "",
