@@ -67,6 +67,8 @@ def test_diagnose_writes_outputs_and_is_reproducible(tmp_path, demo_table):
         "manifest.json",
         "figures/densite_population.png",
         "figures/taux_pauvrete.png",
+        "figures/indice_isolation.png",
+        "figures/indice_non_recours_barrier.png",
     }
     a = (tmp_path / "a" / "iris.csv").read_bytes()
     assert a == (tmp_path / "b" / "iris.csv").read_bytes()

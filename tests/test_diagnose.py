@@ -1,0 +1,54 @@
+import json
+
+import pandas as pd
+import pytest
+
+from fragility.diagnose import _indices
+from fragility.iris_table import build_iris_table
+from fragility.territory import Territory
+
+SCORED = {"ok", "partiel"}
+REASONS = {"trop_petit", "iris_activite", "donnees_insuffisantes", "population_inconnue"}
+
+
+def _check_every_iris(table):
+    columns, results = _indices(table, seed=0)
+    assert set(results) >= {"isolation", "non_recours_gap", "non_recours_barrier"}
+    for name in results:
+        status = columns[f"{name}_status"]
+        scored = status.str.split("+").str[0].isin(SCORED)
+        # Scored IRIS have a value and a rank interval ...
+        ok = columns.loc[scored]
+        assert ok[f"{name}_index"].notna().all(), name
+        assert (ok[f"{name}_rank_low"] <= ok[f"{name}_rank_high"]).all(), name
+        # ... the others a stated reason and no made-up value.
+        rest = columns.loc[~scored]
+        assert rest[f"{name}_index"].isna().all(), name
+        assert status[~scored].isin(REASONS).all(), (name, set(status[~scored]))
+    return columns
+
+
+def test_demo_every_iris_scored_or_explained(tmp_path, monkeypatch):
+    monkeypatch.setenv("FRAGILITY_DATA_DIR", str(tmp_path))
+    columns = _check_every_iris(build_iris_table(Territory.demo()))
+    assert columns["isolation_index"].notna().sum() > 80
+    assert "profile" in columns
+
+
+@pytest.mark.real_data
+def test_real_territories_every_iris_scored_or_explained(real_data):
+    epcis = json.loads((real_data / "cog" / "epci_dep21.json").read_text(encoding="utf-8"))
+    for epci in epcis:
+        _check_every_iris(build_iris_table(Territory.from_epci(epci["code"], data_dir=real_data)))
+
+
+def test_diagnose_outputs_are_byte_identical(tmp_path, monkeypatch):
+    from fragility.diagnose import diagnose
+
+    monkeypatch.setenv("FRAGILITY_DATA_DIR", str(tmp_path / "cache"))
+    territory = Territory.demo()
+    diagnose(territory, tmp_path / "a", progress=False)
+    diagnose(territory, tmp_path / "b", progress=False)
+    assert (tmp_path / "a" / "iris.csv").read_bytes() == (tmp_path / "b" / "iris.csv").read_bytes()
+    csv = pd.read_csv(tmp_path / "a" / "iris.csv", sep=";", dtype={"iris": str})
+    assert {"isolation_index", "isolation_rank_low", "non_recours_barrier_status"} <= set(csv)
