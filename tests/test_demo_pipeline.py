@@ -69,6 +69,10 @@ def test_diagnose_writes_outputs_and_is_reproducible(tmp_path, demo_table):
         "figures/taux_pauvrete.png",
         "figures/indice_isolation.png",
         "figures/indice_non_recours_barrier.png",
+        "figures/couverture_mediation.png",
+        "figures/zones_sous_desservies.png",
+        "rejets.csv",
+        "sites_proposes.csv",
     }
     a = (tmp_path / "a" / "iris.csv").read_bytes()
     assert a == (tmp_path / "b" / "iris.csv").read_bytes()

@@ -42,6 +42,12 @@ DataDir = Annotated[
         "--data-dir", help="Dossier des fichiers sources locaux (reconnus par leur contenu)."
     ),
 ]
+Mapping = Annotated[
+    Path | None,
+    typer.Option(
+        "--correspondance", help="Fichier YAML/TOML de correspondance des colonnes et valeurs."
+    ),
+]
 Seed = Annotated[int, typer.Option("--graine", help="Graine du territoire de démonstration.")]
 
 
@@ -143,13 +149,76 @@ def diagnose_cmd(
     communes: Communes = None,
     departement: Departement = None,
     data_dir: DataDir = None,
+    logs: Annotated[
+        Path | None,
+        typer.Option(
+            "--logs",
+            help="Export du journal de médiation (CSV, XLSX, Parquet). Sans journal : mode "
+            "potentiel (besoin × accessibilité), sauf sur la démo (journal simulé).",
+        ),
+    ] = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file", help="Fichier de la clé de pseudonymisation (sinon FRAGILITY_PSEUDO_KEY)."
+        ),
+    ] = None,
+    mapping: Mapping = None,
+    zone: Annotated[
+        str | None,
+        typer.Option(
+            "--zone",
+            help="Zone d'intervention : codes IRIS ou communes séparés par des virgules, ou "
+            "fichier (un code par ligne). Hors zone : IRIS non évalués.",
+        ),
+    ] = None,
+    potential: Annotated[
+        bool,
+        typer.Option(
+            "--potentiel", help="Démo : ne pas simuler de journal (mode potentiel)."
+        ),
+    ] = False,
+    k: Annotated[
+        int,
+        typer.Option(
+            "-k", "--seuil", help="Seuil de secret (personnes distinctes par case publiée)."
+        ),
+    ] = 11,
+    sites: Annotated[
+        int,
+        typer.Option("--sites", help="Nombre de permanences nouvelles à proposer (0 : aucune)."),
+    ] = 3,
+    site_radius: Annotated[
+        float, typer.Option("--rayon-site", help="Rayon couvert par une permanence (km).")
+    ] = 3.0,
+    catchment: Annotated[
+        float, typer.Option("--bassin", help="Bassin de l'accessibilité E2SFCA (km).")
+    ] = 20.0,
     seed: Seed = 0,
 ) -> None:
-    """Lancer le diagnostic d'un territoire (aujourd'hui : table IRIS, couverture, cartes)."""
+    """Lancer le diagnostic : indices, couverture, zones sous-desservies, cartes, manifeste."""
+    import dataclasses
+
+    from fragility.assessment import AssessmentSettings
     from fragility.diagnose import diagnose
 
     territory = _territory(demo, epci, communes, departement, data_dir, seed)
-    result = diagnose(territory, out, progress=True)
+    settings = dataclasses.replace(
+        AssessmentSettings(), k=k, sites=sites, site_radius_m=1000 * site_radius,
+        catchment_m=1000 * catchment,
+    )
+    result = diagnose(
+        territory,
+        out,
+        logs=logs,
+        key_file=key_file,
+        mapping=mapping,
+        zone=zone,
+        simulate=False if potential else None,
+        settings=settings,
+        progress=True,
+        seed=seed,
+    )
     typer.echo(result.summary())
 
 
@@ -209,12 +278,6 @@ def sources_scan(directory: Annotated[Path, typer.Argument(help="Dossier à exam
         typer.echo(f"ignoré : {path.relative_to(directory)} ({reason})")
 
 
-Mapping = Annotated[
-    Path | None,
-    typer.Option(
-        "--correspondance", help="Fichier YAML/TOML de correspondance des colonnes et valeurs."
-    ),
-]
 
 
 @logs_app.command("check")

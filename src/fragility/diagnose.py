@@ -1,8 +1,9 @@
 """The main job: from a territory to the files of its diagnostic.
 
-Today it builds the IRIS base table, its coverage report and the first maps; the
-indices, coverage flags and report (later stages) plug in here without changing the
-command (``fragility diagnose`` / ``make demo``).
+The only module that knows the whole order of the stages: IRIS base table → indicators,
+composite indices and typology → log import (or simulation on the demo territory) →
+coverage assessment (:mod:`fragility.assessment`) → files (``fragility diagnose`` /
+``make demo``).
 """
 
 from __future__ import annotations
@@ -10,16 +11,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from fragility._files import atomic_write
+from fragility._files import atomic_write, sha256_of
+from fragility.assessment import Assessment, AssessmentSettings, assess, simulated_log
 from fragility.composite import IndexResult, compute_index, load_config
+from fragility.errors import InputError
 from fragility.indicators import compute_indicators
 from fragility.iris_table import IrisTable, build_iris_table
+from fragility.logs.importer import read_log
 from fragility.maps import static_map
 from fragility.territory import Territory
 
@@ -60,12 +66,15 @@ class Diagnostic:
         Every file written, manifest last.
     indices : dict of IndexResult
         Composite indices by name (isolation, non-recours), with their uncertainty.
+    assessment : Assessment or None
+        Coverage, flags and proposed sites (see :mod:`fragility.assessment`).
     """
 
     territory: Territory
     table: IrisTable
     files: list[Path]
     indices: dict[str, IndexResult] | None = None
+    assessment: Assessment | None = None
 
     def summary(self) -> str:
         """A short French summary for the terminal."""
@@ -83,6 +92,8 @@ class Diagnostic:
                 f"  {result.spec.label_fr} : {scored} IRIS classés, dont {robust} "
                 "robustement dans le groupe de tête"
             )
+        if self.assessment is not None:
+            lines += self.assessment.summary_lines()
         if self.files:
             lines.append(f"Résultats écrits dans {self.files[0].parent.resolve()} :")
             lines += [f"  - {p.relative_to(self.files[0].parent)}" for p in self.files]
@@ -136,14 +147,75 @@ def _indices(table: IrisTable, seed: int) -> tuple[pd.DataFrame, dict[str, Index
     return pd.concat(parts, axis=1), results
 
 
+def _figures(gdf, territory, table, out: Path, assessment) -> list[Path]:
+    """Static maps of the run (density, poverty, indices, coverage, flags)."""
+    from fragility.underserved import FLAGS
+
+    subtitle = (
+        "Territoire de démonstration — données synthétiques" if territory.is_synthetic else None
+    )
+    line = source_line(table)
+    short = territory.name.split(" (")[0]
+    dissolved = gdf.dissolve(by="commune")[["geometry"]]
+    common = {"subtitle": subtitle, "source_line": line, "borders": dissolved}
+    files = []
+    density = gdf.assign(density=gdf["population"] / (gdf.geometry.area / 1e6))
+    files.append(static_map(density, "density", out / "figures" / "densite_population.png",
+                            title=f"Densité de population — {short}",
+                            legend_title="habitants / km²", cmap="Blues", **common))
+    if "DISP_TP60" in gdf and gdf["DISP_TP60"].notna().any():
+        files.append(static_map(gdf, "DISP_TP60", out / "figures" / "taux_pauvrete.png",
+                                title=f"Taux de pauvreté (seuil 60 %) — {short}",
+                                legend_title="% des personnes", **common))
+    for name, title in (
+        ("isolation", "Indice de risque d'isolement"),
+        ("non_recours_barrier", "Indice de risque de non-recours (barrières)"),
+    ):
+        column = f"{name}_index"
+        if column in gdf and gdf[column].notna().any():
+            files.append(static_map(gdf, column, out / "figures" / f"indice_{name}.png",
+                                    title=f"{title} — {short}", legend_title="indice (0-100)",
+                                    cmap="OrRd", **common))
+    published = gdf[["geometry"]].join(assessment.published)
+    if published["coverage_ratio"].notna().any():
+        files.append(static_map(published, "coverage_ratio",
+                                out / "figures" / "couverture_mediation.png",
+                                title=f"Contacts observés / attendus (lissé) — {short}",
+                                legend_title="rapport (1 = attendu)", cmap="RdYlGn",
+                                fmt="{:.2f}", **common))
+    colours = {"sous_desservi_probable": "#b2182b", "a_surveiller": "#ef8a62",
+               "conforme": "#d9f0d3", "sur_sollicite": "#5aae61",
+               "donnees_insuffisantes": "#bdbdbd"}
+    mode = "" if assessment.mode == "journal" else " (potentiel, sans journal)"
+    files.append(static_map(published, "flag", out / "figures" / "zones_sous_desservies.png",
+                            title=f"Zones sous-desservies{mode} — {short}",
+                            legend_title="signalement",
+                            categories={k: (FLAGS[k], c) for k, c in colours.items()},
+                            **common))
+    return files
+
+
 def diagnose(
-    territory: Territory, out_dir: str | os.PathLike, *, progress: bool = True, seed: int = 0
+    territory: Territory,
+    out_dir: str | os.PathLike,
+    *,
+    logs: str | os.PathLike | None = None,
+    key: bytes | str | None = None,
+    key_file: str | os.PathLike | None = None,
+    mapping: str | os.PathLike | None = None,
+    zone: Iterable[str] | str | os.PathLike | None = None,
+    simulate: bool | None = None,
+    settings: AssessmentSettings | None = None,
+    progress: bool = True,
+    seed: int = 0,
 ) -> Diagnostic:
     """Run the main job on a territory and write its outputs to ``out_dir``.
 
-    Writes ``iris.gpkg``, ``iris.csv``, ``couverture.md``, ``figures/*.png`` and
-    ``manifest.json`` (inputs with SHA-256 and vintage, territory, versions, one
-    timestamp).
+    Writes ``iris.gpkg``, ``iris.csv`` (one row per IRIS: indices, contacts, expected
+    contacts, coverage ratio, flag and reasons; published cells pass the disclosure gate),
+    ``couverture.md``, ``figures/*.png``, ``sites_proposes.csv``, ``rejets.csv`` when a
+    log is given, and ``manifest.json`` (inputs with SHA-256, parameters, seed, versions,
+    one timestamp).
 
     Parameters
     ----------
@@ -151,8 +223,26 @@ def diagnose(
         The study area.
     out_dir : str or os.PathLike
         Output folder (created).
+    logs : str or os.PathLike, optional
+        Mediation export (CSV, XLSX, Parquet). Without it: the potential mode (need ×
+        accessibility), except on the synthetic demo territory, whose simulated log is
+        used (see ``simulate``).
+    key, key_file : optional
+        Pseudonymisation key, or a file holding it (otherwise ``FRAGILITY_PSEUDO_KEY``).
+    mapping : str or os.PathLike, optional
+        Header/value mapping of the export.
+    zone : iterable of str or path, optional
+        Intervention zone: IRIS or commune codes, or a text/CSV file of them (one per
+        line, or a column ``iris``/``commune``). IRIS outside are "hors zone".
+    simulate : bool, optional
+        Simulate the log (synthetic territories only). Default: on the demo territory
+        when no ``logs`` are given.
+    settings : AssessmentSettings, optional
+        Coverage, accessibility, disclosure and siting parameters.
     progress : bool, default True
         Show progress bars.
+    seed : int, default 0
+        Seed of every random step (Monte-Carlo, permutations, simulation).
 
     Returns
     -------
@@ -160,64 +250,55 @@ def diagnose(
     """
     import dataclasses
 
+    from tqdm.auto import tqdm
+
+    settings = settings or AssessmentSettings()
     out = Path(out_dir)
+    steps = tqdm(total=5, desc="Diagnostic", disable=not progress, unit="étape")
     table = build_iris_table(territory, progress=progress)
+    steps.update()
     extra, results = _indices(table, seed)
     extra = extra.drop(columns=[c for c in extra.columns if c in table.gdf.columns])
-    table = dataclasses.replace(table, gdf=table.gdf.join(extra))
+    gdf = table.gdf.join(extra)
+    if "non_recours_barrier_index" in gdf:
+        gdf["non_recours_index"] = gdf["non_recours_barrier_index"]
+    steps.update()
+    if simulate is None:
+        simulate = territory.is_synthetic and logs is None
+    if simulate and not territory.is_synthetic:
+        raise InputError("la simulation de journal est réservée au territoire de démonstration.")
+    log_import, log_input = None, None
+    if logs is not None:
+        log_import = read_log(logs, table.gdf, key=key, key_file=key_file, mapping=mapping)
+        log_input = {"fichier": Path(logs).name, "sha256": sha256_of(logs)}
+    elif simulate:
+        log_import = simulated_log(table, seed=seed)
+        log_input = {"fichier": log_import.report["fichier"], "sha256": None}
+    steps.update()
+    zone_codes = resolve_zone(zone, gdf)
+    assessment = assess(gdf, services=table.services, log_import=log_import, zone=zone_codes,
+                        settings=settings, seed=seed)
+    steps.update()
+    published = gdf.drop(columns=[c for c in assessment.published if c in gdf]).join(
+        assessment.published
+    )
+    table = dataclasses.replace(table, gdf=published)
     files = table.write(out)
-    gdf = table.gdf
-    subtitle = (
-        "Territoire de démonstration — données synthétiques" if territory.is_synthetic else None
-    )
-    line = source_line(table)
-    dissolved = gdf.dissolve(by="commune")[["geometry"]]
-    density = gdf.assign(density=gdf["population"] / (gdf.geometry.area / 1e6))
-    files.append(
-        static_map(
-            density,
-            "density",
-            out / "figures" / "densite_population.png",
-            title=f"Densité de population — {territory.name.split(' (')[0]}",
-            subtitle=subtitle,
-            legend_title="habitants / km²",
-            source_line=line,
-            borders=dissolved,
-            cmap="Blues",
-        )
-    )
-    if "DISP_TP60" in gdf and gdf["DISP_TP60"].notna().any():
-        files.append(
-            static_map(
-                gdf,
-                "DISP_TP60",
-                out / "figures" / "taux_pauvrete.png",
-                title=f"Taux de pauvreté (seuil 60 %) — {territory.name.split(' (')[0]}",
-                subtitle=subtitle,
-                legend_title="% des personnes",
-                source_line=line,
-                borders=dissolved,
-            )
-        )
-    for name, title in (
-        ("isolation", "Indice de risque d'isolement"),
-        ("non_recours_barrier", "Indice de risque de non-recours (barrières)"),
-    ):
-        column = f"{name}_index"
-        if column in gdf and gdf[column].notna().any():
-            files.append(
-                static_map(
-                    gdf,
-                    column,
-                    out / "figures" / f"indice_{name}.png",
-                    title=f"{title} — {territory.name.split(' (')[0]}",
-                    subtitle=subtitle,
-                    legend_title="indice (0-100)",
-                    source_line=line,
-                    borders=dissolved,
-                    cmap="OrRd",
-                )
-            )
+    if log_import is not None:
+        rejects = out / "rejets.csv"
+        with atomic_write(rejects, "w", encoding="utf-8", newline="") as handle:
+            log_import.rejects.to_csv(handle, index=False, sep=";", lineterminator="\n")
+        files.append(rejects)
+    if assessment.sites is not None:
+        sites_path = out / "sites_proposes.csv"
+        sites = assessment.sites.sites.drop(columns=["demand_covered"], errors="ignore")
+        with atomic_write(sites_path, "w", encoding="utf-8", newline="") as handle:
+            sites.to_csv(handle, index=False, sep=";", float_format="%.6g",
+                         lineterminator="\n")
+        files.append(sites_path)
+    files += _figures(published, territory, table, out, assessment)
+    steps.update()
+    steps.close()
     manifest = {
         "fragility": _versions()["fragility"],
         "territoire": {
@@ -238,14 +319,76 @@ def diagnose(
             }
             for f in table.provenance
         ],
+        "journal": log_input,
+        "zone_intervention": None if zone_codes is None else sorted(zone_codes),
         "sorties": [str(p.relative_to(out)) for p in files],
         "graine": seed,
         "configuration": load_config().to_dict(),
+        "evaluation": assessment.to_dict(),
         "versions": _versions(),
         "horodatage": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     manifest_path = out / "manifest.json"
     with atomic_write(manifest_path, "w", encoding="utf-8") as handle:
-        json.dump(manifest, handle, ensure_ascii=False, indent=2)
+        json.dump(manifest, handle, ensure_ascii=False, indent=2, default=_json_default)
     files.append(manifest_path)
-    return Diagnostic(territory=territory, table=table, files=files, indices=results)
+    return Diagnostic(territory=territory, table=table, files=files, indices=results,
+                      assessment=assessment)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (set, tuple)):
+        return sorted(value)
+    raise TypeError(f"valeur non sérialisable : {type(value).__name__}")
+
+
+def resolve_zone(zone, gdf) -> list[str] | None:
+    """IRIS codes of an intervention zone given as codes (IRIS or commune) or a file.
+
+    Parameters
+    ----------
+    zone : iterable of str, str, os.PathLike or None
+        IRIS codes (9 characters), commune codes (5 characters, every IRIS of the
+        commune), or the path of a text/CSV file holding them (one per line, or in a
+        column named ``iris``, ``commune`` or ``code``).
+    gdf : pandas.DataFrame
+        IRIS frame (index ``iris``, column ``commune``).
+
+    Returns
+    -------
+    list of str or None
+        IRIS codes, or None when no zone is given.
+    """
+    if zone is None:
+        return None
+    if isinstance(zone, (str, os.PathLike)) and Path(zone).is_file():
+        path = Path(zone)
+        frame = pd.read_csv(path, sep=None, engine="python", dtype=str, header=None)
+        first = frame.iloc[0].str.strip().str.lower().tolist()
+        column = next((i for i, v in enumerate(first) if v in ("iris", "commune", "code")), None)
+        values = frame.iloc[1:, column] if column is not None else frame.iloc[:, 0]
+        codes = [str(v).strip() for v in values.dropna() if str(v).strip()]
+        where = str(path)
+    elif isinstance(zone, str):
+        codes = [c.strip() for c in zone.split(",") if c.strip()]
+        where = "--zone"
+    else:
+        codes = [str(c).strip() for c in zone]
+        where = "zone"
+    iris = set()
+    for line, code in enumerate(codes, start=1):
+        if code in gdf.index:
+            iris.add(code)
+        elif (gdf["commune"] == code).any():
+            iris |= set(gdf.index[gdf["commune"] == code])
+        else:
+            raise InputError(
+                f"code « {code} » de la zone d'intervention : ni un IRIS ni une commune du "
+                "territoire.", path=where if where.endswith((".csv", ".txt")) else None,
+                line=line, field="zone",
+            )
+    if not iris:
+        raise InputError("zone d'intervention vide.", field="zone")
+    return sorted(iris)

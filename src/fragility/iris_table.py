@@ -77,6 +77,10 @@ class IrisTable:
         The territory the table describes.
     provenance : list of LocalFile
         Every file read, with its SHA-256.
+    services : geopandas.GeoDataFrame or None
+        Every France services point of the data (``name``, ``commune``, ``geometry``), in
+        the table's CRS, those just outside the territory included (they serve it too);
+        ``None`` without the layer.
     """
 
     gdf: gpd.GeoDataFrame
@@ -86,6 +90,7 @@ class IrisTable:
     warnings: list[str]
     territory: Territory
     provenance: list[LocalFile] = field(default_factory=list)
+    services: gpd.GeoDataFrame | None = None
 
     def coverage_markdown(self) -> str:
         """The coverage report in French Markdown (what ``couverture.md`` holds)."""
@@ -136,6 +141,7 @@ class _Builder:
         self.territory = territory
         self.catalogue = catalogue
         self.crs = territory.crs
+        self.services = None
         self.coverage: list[dict] = []
         self.summaries: list[dict] = []
         self.variables: list[dict] = []
@@ -251,6 +257,7 @@ def build_iris_table(
         warnings=b.warnings,
         territory=territory,
         provenance=b.provenance,
+        services=b.services,
     )
 
 
@@ -562,6 +569,7 @@ def _france_services(b: _Builder, gdf):
         b.summary("france_services", None, 0)
         return gdf
     points = parsed.frame[parsed.frame.geometry.notna()].to_crs(gdf.crs)
+    b.services = points[["name", "commune", "geometry"]].copy()
     origins = gpd.GeoDataFrame(geometry=gdf.geometry.representative_point(), crs=gdf.crs)
     nearest = gpd.sjoin_nearest(
         origins, points[["name", "commune", "geometry"]], how="left", distance_col="fs_distance_m"

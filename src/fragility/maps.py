@@ -24,6 +24,8 @@ def static_map(
     k: int = 5,
     cmap: str = "YlOrRd",
     borders: gpd.GeoDataFrame | None = None,
+    fmt: str = "{:,.0f}",
+    categories: dict[str, tuple[str, str]] | None = None,
 ) -> Path:
     """Draw a classed choropleth of one column and write it as PNG (or SVG).
 
@@ -51,6 +53,11 @@ def static_map(
         Matplotlib colour map.
     borders : geopandas.GeoDataFrame, optional
         Outlines drawn on top (e.g. communes).
+    fmt : str, default "{:,.0f}"
+        Format of the class bounds in the legend (e.g. ``"{:.2f}"`` for ratios).
+    categories : dict, optional
+        Categorical map instead of classes: value -> (French label, colour), in legend
+        order; other values are drawn as missing.
 
     Returns
     -------
@@ -64,11 +71,24 @@ def static_map(
     from matplotlib.patches import Patch
 
     path = Path(path)
-    values = gdf[column].astype(float)
-    present = gdf[values.notna()]
     fig, ax = plt.subplots(figsize=(8.27, 8.27), dpi=150)
+    if categories is not None:
+        values = gdf[column].where(gdf[column].isin(list(categories)))
+        present = gdf[values.notna()]
+        handles, labels = [], []
+        for value, (label, colour) in categories.items():
+            part = gdf[values == value]
+            if len(part):
+                part.plot(ax=ax, color=colour, edgecolor="white", linewidth=0.2)
+            handles.append(Patch(facecolor=colour))
+            labels.append(f"{label} ({len(part)})")
+        ax.legend(handles, labels, title=legend_title or column, loc="lower left", fontsize=7,
+                  title_fontsize=8)
+    else:
+        values = gdf[column].astype(float)
+        present = gdf[values.notna()]
     k_eff = int(min(k, max(1, values.nunique())))
-    if len(present):
+    if len(present) and categories is None:
         present.plot(
             column=column,
             ax=ax,
@@ -83,7 +103,7 @@ def static_map(
                 "loc": "lower left",
                 "fontsize": 7,
                 "title_fontsize": 8,
-                "fmt": "{:,.0f}",
+                "fmt": fmt,
             },
         )
     absent = gdf[values.isna()]

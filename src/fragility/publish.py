@@ -7,16 +7,13 @@ meant to circulate (Tier 2).
 
 from __future__ import annotations
 
-import itertools
 import os
 from pathlib import Path
 
-import pandas as pd
-
 from fragility._files import atomic_write
-from fragility.disclosure import TOTAL_LABEL, protect
+from fragility.disclosure import protect
 from fragility.iris_table import build_iris_table
-from fragility.logs.aggregate import LEVELS
+from fragility.logs.aggregate import aggregate_with_margins
 from fragility.logs.importer import LogImport, read_log
 from fragility.territory import Territory
 
@@ -27,42 +24,6 @@ TABLES = {
     "contacts_commune_registre.csv": ("commune", ["registre"]),
     "contacts_epci_thematique.csv": ("epci", ["thematique"]),
 }
-
-
-def _with_true_totals(events, level: str, by: list[str], epci_of) -> pd.DataFrame:
-    """Cells and all their margins (``Ensemble`` rows) with the true DISTINCT persons.
-
-    A person met under two registres is one person in the commune total: summing the
-    cells would overstate the margin, and a margin is published only if it truly
-    reaches the threshold.
-    """
-    frame = events.assign(epci=events["geo_commune"].map(epci_of)) if level == "epci" else events
-    column = LEVELS[level]
-    keep = frame["geo_level"].eq("iris") if level == "iris" else frame[column].notna()
-    frame = frame[keep].rename(columns={column: level})
-    keys = [level, *by]
-    parts = []
-    for size in range(len(keys), -1, -1):
-        for subset in itertools.combinations(keys, size):
-            grouped = frame.assign(_one=1).groupby(list(subset) or ["_one"], sort=True)
-            part = grouped.size().rename("contacts").to_frame()
-            part["persons"] = grouped["person_key"].nunique()
-            per_person = (
-                frame.dropna(subset=["person_key"])
-                .assign(_one=1)
-                .groupby([*(list(subset) or ["_one"]), "person_key"])
-                .size()
-            )
-            top = per_person.groupby(level=list(range(max(len(subset), 1)))).max()
-            part["top_share"] = (top.reindex(part.index).fillna(0) / part["contacts"]).round(4)
-            part = part.reset_index().drop(columns="_one", errors="ignore")
-            for key in keys:
-                if key not in subset:
-                    part[key] = TOTAL_LABEL
-            parts.append(part[[*keys, "contacts", "persons", "top_share"]])
-    out = pd.concat(parts, ignore_index=True)
-    out[["contacts", "persons"]] = out[["contacts", "persons"]].astype("Int64")
-    return out
 
 
 def import_and_publish(
@@ -107,7 +68,7 @@ def import_and_publish(
     if territory.kind == "epci" or territory.is_synthetic:
         epci_of = {c: territory.code for c in territory.communes}
     for name, (level, by) in TABLES.items():
-        counts = _with_true_totals(result.events, level, by, epci_of)
+        counts = aggregate_with_margins(result.events, level=level, by=by, epci_of=epci_of)
         safe, manifest = protect(
             counts,
             keys=[level, *by],

@@ -570,6 +570,7 @@ def simulate_export(
     seed: int = 0,
     messy_share: float = 0.03,
     planted_under_served: int = 0,
+    coverage: str = "teams",
     start: str = "2024-01",
     months: int = 12,
     today: str | dt.date | None = None,
@@ -594,6 +595,12 @@ def simulate_export(
         :data:`DEFECTS`); duplicates are extra copies of clean rows.
     planted_under_served : int, default 0
         Number of high-need IRIS given only ~15 % of their expected contacts.
+    coverage : {"teams", "proportional"}, default "teams"
+        How contacts spread over the IRIS. ``"teams"``: population x need x team
+        presence (decaying with the distance to the teams' bases) x a gamma noise (sd
+        about 30 %), as a real service would. ``"proportional"``: exactly proportional to
+        population x need (no team effect, no extra noise, only the multinomial draw),
+        the null case of under-served detection.
     start : str, default "2024-01"
         First month of the period (``YYYY-MM``).
     months : int, default 12
@@ -629,6 +636,9 @@ def simulate_export(
         raise InputError(f"nombre de mois invalide : {months}.", field="months")
     if planted_under_served < 0:
         raise InputError("nombre d'IRIS sous-desservis négatif.", field="planted_under_served")
+    if coverage not in ("teams", "proportional"):
+        raise InputError(f"mode de couverture inconnu : « {coverage} » (teams, proportional).",
+                         field="coverage")
     if not re.fullmatch(r"(19|20)\d{2}-(0[1-9]|1[0-2])", str(start)):
         raise InputError(f"mois de début invalide : « {start} » (attendu AAAA-MM).",
                          field="start")
@@ -658,6 +668,9 @@ def simulate_export(
 
     # Intensity per IRIS ---------------------------------------------------------------
     truth = _need_frame(gdf, rng)
+    if coverage == "proportional":
+        truth["team_presence"] = 1.0
+        truth["intensity"] = truth["population"] * truth["need"]
     if truth["intensity"].sum() <= 0:
         raise InputError("aucun IRIS habité : impossible de simuler des contacts.")
     planted = _plant_under_served(truth, int(planted_under_served), rng)
@@ -665,6 +678,8 @@ def simulate_export(
     intensity = truth["intensity"].to_numpy()
     expected = intensity * n_base / float((intensity * factor).sum())
     noise = rng.gamma(10.0, 0.1, len(truth)).clip(0.4, 2.5)
+    if coverage == "proportional":
+        noise = np.ones(len(truth))
     p = expected * factor * noise
     contacts = rng.multinomial(n_base, p / p.sum())
     k_iris = len(truth)
