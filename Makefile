@@ -40,9 +40,11 @@ format: $(STAMP) ## Mettre en forme le code
 docs: $(STAMP) ## Régénérer docs/sources.md depuis le registre
 	$(BIN)/python -m fragility._docs
 
-bench: $(STAMP) ## Bancs d'essai (import d'un million de lignes ; indices, 1 000 tirages sur 50 000 IRIS) → bench/results*.md
+bench: $(STAMP) ## Bancs d'essai (import, indices, accessibilité, zones sous-desservies) → bench/results*.md
 	$(BIN)/python bench/bench_logs.py
 	$(BIN)/python bench/bench_composite.py
+	$(BIN)/python bench/bench_accessibility.py
+	$(BIN)/python bench/bench_underserved.py
 
 clean: ## Supprimer les fichiers produits (pas le cache de téléchargement)
 	rm -rf reports/demo out .pytest_cache .ruff_cache

@@ -317,7 +317,7 @@ def _propose(gdf, services, flags, coverage_table, need, settings):
     candidates = candidate_points(communes, nearby, crs=gdf.crs)
     result = propose_sites(demand, candidates, weight="unmet", k=settings.sites,
                            radius=settings.site_radius_m)
-    return result, result.coverage.reindex(gdf.index)
+    return result, result.coverage.reindex(gdf.index).where(unmet > 0)
 
 
 def assess(

@@ -147,6 +147,25 @@ def _indices(table: IrisTable, seed: int) -> tuple[pd.DataFrame, dict[str, Index
     return pd.concat(parts, axis=1), results
 
 
+def with_indices(table: IrisTable, *, seed: int = 0):
+    """The IRIS frame with its indicators, composite indices and typology joined.
+
+    ``non_recours_index`` is the barrier variant of the non-recours index (the one
+    the coverage model and the maps use).
+
+    Returns
+    -------
+    gdf : geopandas.GeoDataFrame
+    results : dict of IndexResult
+    """
+    extra, results = _indices(table, seed)
+    extra = extra.drop(columns=[c for c in extra.columns if c in table.gdf.columns])
+    gdf = table.gdf.join(extra)
+    if "non_recours_barrier_index" in gdf:
+        gdf["non_recours_index"] = gdf["non_recours_barrier_index"]
+    return gdf, results
+
+
 def _figures(gdf, territory, table, out: Path, assessment) -> list[Path]:
     """Static maps of the run (density, poverty, indices, coverage, flags)."""
     from fragility.underserved import FLAGS
@@ -257,11 +276,7 @@ def diagnose(
     steps = tqdm(total=5, desc="Diagnostic", disable=not progress, unit="étape")
     table = build_iris_table(territory, progress=progress)
     steps.update()
-    extra, results = _indices(table, seed)
-    extra = extra.drop(columns=[c for c in extra.columns if c in table.gdf.columns])
-    gdf = table.gdf.join(extra)
-    if "non_recours_barrier_index" in gdf:
-        gdf["non_recours_index"] = gdf["non_recours_barrier_index"]
+    gdf, results = with_indices(table, seed=seed)
     steps.update()
     if simulate is None:
         simulate = territory.is_synthetic and logs is None

@@ -533,6 +533,10 @@ def _need_frame(gdf, rng: np.random.Generator) -> pd.DataFrame:
             "need": need,
             "team_presence": presence,
             "team_base": np.isin(np.arange(len(gdf)), bases),
+            # Activity (A) and miscellaneous (D) IRIS are never planted: under-served
+            # detection does not assess them.
+            "residential": ~(gdf["iris_type"].isin(["A", "D"]).to_numpy()
+                             if "iris_type" in gdf.columns else np.zeros(len(gdf), bool)),
             "nearest_base": dist.argmin(axis=1),
             "intensity": population * need * presence,
         },
@@ -545,11 +549,12 @@ def _plant_under_served(truth: pd.DataFrame, k: int, rng: np.random.Generator) -
     if k == 0:
         return planted
     eligible = np.flatnonzero((truth["intensity"].to_numpy() > 0)
-                              & ~truth["team_base"].to_numpy())
+                              & ~truth["team_base"].to_numpy()
+                              & truth["residential"].to_numpy())
     if k > len(eligible):
         raise InputError(
             f"impossible de planter {k} IRIS sous-desservis : seuls {len(eligible)} IRIS "
-            "habités hors des bases des équipes."
+            "résidentiels habités hors des bases des équipes."
         )
     need = truth["need"].to_numpy()[eligible]
     ranked = eligible[np.argsort(-need, kind="stable")]
