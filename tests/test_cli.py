@@ -149,3 +149,64 @@ def test_logs_check_with_territory(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Lignes lues : 2 = acceptées 1 + rejetées 1" in result.output
     assert "ligne 3" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_diagnose_real_territory_with_logs(real_data, tmp_path, monkeypatch):
+    import hashlib
+    import json
+
+
+    monkeypatch.delenv("FRAGILITY_PSEUDO_KEY", raising=False)
+    export = tmp_path / "export.csv"
+    territory = ["--epci", "242100410", "--data-dir", str(real_data)]
+    result = runner.invoke(
+        app, ["logs", "simulate", *territory, "--n", "8000", "--sous-desservis", "4",
+              "--out", str(export)],
+    )
+    assert result.exit_code == 0, result.output
+    key = tmp_path / "cle.txt"
+    key.write_text("7a" * 32, encoding="utf-8")
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        result = runner.invoke(
+            app, ["diagnose", *territory, "--logs", str(export), "--key-file", str(key),
+                  "--out", str(out)],
+        )
+        assert result.exit_code == 0, result.output
+        runs.append(out)
+    out = runs[0]
+    assert "Couverture (journal de médiation)" in result.output
+    for name in ("iris.csv", "iris.gpkg", "manifest.json", "rejets.csv", "couverture.md",
+                 "figures/zones_sous_desservies.png"):
+        assert (out / name).exists(), name
+    table = pd.read_csv(out / "iris.csv", sep=";", dtype={"iris": str, "commune": str})
+    required = ["iris", "commune", "population", "isolation_index", "non_recours_index",
+                "contacts", "persons", "expected_contacts", "coverage_ratio",
+                "coverage_ratio_low", "coverage_ratio_high", "flag", "reasons"]
+    assert set(required) <= set(table.columns)
+    assert len(table) == 121 and table["iris"].str.len().eq(9).all()
+    for column in ("contacts", "persons"):
+        assert not table[column].dropna().between(1, 10).any()
+    assert table["reasons"].notna().all() and table["phrase"].notna().all()
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    digest = hashlib.sha256(export.read_bytes()).hexdigest()
+    assert manifest["journal"] == {"fichier": "export.csv", "sha256": digest}
+    assert manifest["graine"] == 0 and manifest["versions"]["statsmodels"]
+    assert manifest["evaluation"]["mode"] == "journal"
+    assert manifest["evaluation"]["couverture"]["modele"]["n_iris"] > 30
+    # Same inputs and seed: identical tables and manifests but for the one timestamp.
+    assert (runs[0] / "iris.csv").read_bytes() == (runs[1] / "iris.csv").read_bytes()
+    second = json.loads((runs[1] / "manifest.json").read_text(encoding="utf-8"))
+    manifest.pop("horodatage"), second.pop("horodatage")
+    assert manifest == second
+
+
+def test_diagnose_zone_errors_name_the_code(tmp_path):
+    result = runner.invoke(
+        app, ["diagnose", "--demo", "--potentiel", "--zone", "12345", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert "12345" in result.output and "zone d'intervention" in result.output

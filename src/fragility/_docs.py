@@ -153,6 +153,105 @@ def _composite_markdown() -> str:
     return "\n".join(lines)
 
 
+def _coverage_markdown() -> str:
+    """Coverage and under-served areas: method, parameters, flags and reason codes."""
+    from dataclasses import fields
+
+    from fragility.assessment import AssessmentSettings
+    from fragility.coverage import METHODS_FR, NOT_ASSESSED, CoverageSettings
+    from fragility.underserved import FLAGS, REASONS, FlagSettings
+
+    def _defaults(cls) -> list[str]:
+        return [f"| `{f.name}` | `{f.default}` |" for f in fields(cls)
+                if not callable(f.default_factory)]
+
+    lines = [
+        "## Couverture de la médiation et zones sous-desservies",
+        "",
+        "Référence : `logs-and-privacy.md` §D. Modules : `fragility.coverage` (statistiques), "
+        "`fragility.underserved` (signalements, motifs, phrases), `fragility.accessibility`, "
+        "`fragility.spatial`, `fragility.siting`, assemblés par `fragility.assessment`.",
+        "",
+        "1. **Contacts attendus** `E_i` sur les IRIS de la zone d'intervention (habités, ni "
+        "d'activité ni divers) : régression binomiale négative des contacts observés sur des "
+        "covariables de **besoin seulement** (indice d'isolement, indice de non-recours, part "
+        "en QPV ; standardisées, valeurs manquantes imputées avec indicateur), la population "
+        "en exposition. Repli : régression de Poisson, puis standardisation interne "
+        "(`E = N · ΣO / ΣN`) s'il y a trop peu d'IRIS. L'offre et l'accessibilité ne sont "
+        "jamais covariables : `E_i` dit combien de contacts l'IRIS recevrait s'il était "
+        "couvert comme un IRIS moyen de la zone au même besoin.",
+        "2. **Entonnoir** (Spiegelhalter 2005) : `SR = O/E`, limites à 95 % et 99,8 % sur "
+        "l'échelle racine carrée, `1 ± z·√(1/(4E) + τ²)`, surdispersion additive `τ²` de "
+        "DerSimonian-Laird sur des scores z winsorisés à 10 %/90 % (comme FunnelPlotR).",
+        "3. **Lissage bayésien empirique** (Poisson-Gamma ; moments de Marshall 1991) : "
+        "rapport lissé `(O + a)/(E + b)` (colonne `coverage_ratio`), intervalle à 90 % "
+        "(`coverage_ratio_low`/`_high`), probabilité a posteriori d'un déficit d'au moins "
+        "20 % `P(θ < 0,8)` (`p_shortfall`).",
+        "4. **p-valeurs unilatérales** `P(O ≤ o)` sous le modèle et **q-valeurs** de "
+        "Benjamini-Hochberg (`q_value`) : combien de signalements le hasard seul donnerait.",
+        "5. **Accessibilité** : distance à vol d'oiseau à la France Services la plus proche "
+        "(`fs_distance_m`) et E2SFCA à décroissance gaussienne (`access_2sfca`, points de "
+        "service pour 10 000 habitants dans le bassin), depuis un point intérieur de chaque "
+        "IRIS. Motif, jamais covariable du modèle.",
+        "6. **Statistiques spatiales** : I de Moran du besoin et de la couverture, LISA de la "
+        "couverture (graphe de contiguïté « queen », îlots reliés à leurs plus proches "
+        "voisins) ; une grappe « faible-faible » est un motif.",
+        "7. **Où ouvrir ?** Les IRIS signalés portent un besoin non couvert `max(E − O, 0)` ; "
+        "un modèle de couverture maximale (MCLP, programme linéaire en nombres entiers HiGHS, "
+        "écart d'optimalité indiqué) choisit les meilleurs sites parmi les centres des "
+        "communes et les France Services (`sites_proposes.csv`).",
+        "8. **Sans journal** (mode « potentiel ») : besoin (le plus élevé des deux indices) "
+        "et accessibilité seuls ; confiance faible.",
+        "",
+        "Méthodes d'espérance :",
+        "",
+        *[f"- `{k}` : {v}" for k, v in METHODS_FR.items()],
+        "",
+        "### Signalements",
+        "",
+        "| signalement | règle |",
+        "|---|---|",
+        "| `sous_desservi_probable` | SR sous la limite basse à 99,8 % **et** "
+        "P(θ < 0,8) ≥ 0,9 |",
+        "| `a_surveiller` | SR sous la limite basse à 95 %, **ou** P(θ < 0,8) ≥ 0,75 |",
+        "| `conforme` | dans les limites |",
+        "| `sur_sollicite` | au-dessus de la limite haute à 99,8 % (pas un problème en soi) |",
+        "| `donnees_insuffisantes` | non évalué (voir les motifs ci-dessous) |",
+        "",
+        "Libellés : " + " ; ".join(f"`{k}` « {v} »" for k, v in FLAGS.items()) + ".",
+        "",
+        "### Motifs (colonne `reasons`)",
+        "",
+        "| code | signification |",
+        "|---|---|",
+        *[f"| `{k}` | {v} |" for k, v in REASONS.items()],
+        "",
+        "IRIS non évalués : " + " ; ".join(f"`{k}` ({v})" for k, v in NOT_ASSESSED.items())
+        + ".",
+        "",
+        "### Paramètres par défaut",
+        "",
+        "| paramètre | valeur |",
+        "|---|---|",
+        *_defaults(AssessmentSettings),
+        *_defaults(CoverageSettings),
+        *_defaults(FlagSettings),
+        "",
+        "### Lecture",
+        "",
+        "- « Sous-desservi » veut dire **moins de contacts qu'attendu pour ce niveau de besoin, "
+        "comparé aux autres IRIS de la zone** : c'est relatif, pas absolu.",
+        "- Cela ne dit rien des personnes. Les cartes d'IRIS et de QPV peuvent stigmatiser "
+        "des quartiers : diffusion restreinte aux partenaires (diagnostic partagé), "
+        "publication ouverte au niveau commune ou EPCI seulement.",
+        "- Secret : les effectifs de moins de k personnes distinctes (et les cases qui les "
+        "trahiraient par différence) sont supprimés ; pour ces IRIS, le rapport, son "
+        "intervalle, la probabilité et la q-valeur sont effacés, et la phrase donne une "
+        "tranche (« entre 0,25 et 0,5 fois les contacts attendus »).",
+    ]
+    return "\n".join(lines)
+
+
 def render_methodology() -> str:
     """Return the Markdown of ``docs/methodologie.md`` (generated from the registries)."""
     from fragility.indicators import methodology_markdown
@@ -165,7 +264,7 @@ def render_methodology() -> str:
         "",
         methodology_markdown().strip(),
     ]
-    parts += ["", _composite_markdown()]
+    parts += ["", _composite_markdown(), "", _coverage_markdown()]
     return "\n".join(parts) + "\n"
 
 

@@ -102,7 +102,8 @@ class Diagnostic:
 
 def _versions() -> dict[str, str]:
     out = {}
-    for name in ("fragility", "geopandas", "pandas", "numpy", "shapely", "pyproj"):
+    for name in ("fragility", "geopandas", "pandas", "numpy", "shapely", "pyproj", "scipy",
+                 "statsmodels", "libpysal", "esda", "scikit-learn"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
