@@ -8,7 +8,7 @@ FRAGILITY_REAL_DATA ?= ../shared/data/real
 export FRAGILITY_REAL_DATA
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test lint format docs bench clean
+.PHONY: help venv demo test chromium lint format docs bench clean
 
 help: ## Lister les commandes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,10 +24,17 @@ venv: $(STAMP) ## Créer .venv et installer fragility avec ses dépendances
 demo: $(STAMP) ## Diagnostic du territoire de démonstration (synthétique) dans reports/demo
 	$(BIN)/fragility diagnose --demo --out $(OUT)
 
-test: $(STAMP) ## Vérifier le style, le sens des imports, et lancer tous les tests
+test: $(STAMP) chromium ## Vérifier le style, le sens des imports, et lancer tous les tests
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
+
+chromium: ## Installer Chromium (paquet Debian) pour les tests dans un vrai navigateur, s'il manque
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { echo "Installation de Chromium (paquet Debian)…"; \
+	    apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null; } || \
+	    echo "Chromium non installé : les tests « browser » échoueront en CI."; }
 
 lint: $(STAMP) ## Style (ruff) et contrat d'imports (import-linter)
 	$(BIN)/ruff check src tests bench

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import http.server
+import io
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -71,3 +73,94 @@ def http_server():
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+# --------------------------------------------------------------------------------------
+# Real headless Chromium (Debian's package; `make test` installs it when absent)
+# --------------------------------------------------------------------------------------
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium (or ``FRAGILITY_CHROMIUM``), None when absent."""
+    return (os.environ.get("FRAGILITY_CHROMIUM") or shutil.which("chromium")
+            or shutil.which("chromium-browser"))
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium driven by Playwright (``executable_path``, no download)."""
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("Chromium introuvable : `make test` l'installe (apt-get install chromium)")
+        pytest.skip("Chromium absent (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def open_page(browser):
+    """Open a local HTML file; return ``(page, errors, requests)``.
+
+    ``errors`` collects console errors and uncaught page errors; ``requests`` every URL the
+    page asked for. With ``offline=True`` every non-``file:`` request is aborted (as on a
+    machine without internet) and not counted as an error of the page itself when its URL
+    matches ``allow_failing`` (e.g. map tiles).
+    """
+    pages = []
+
+    def open_(path, *, offline=True, allow_failing=(), width=1200, height=900):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        errors, requests = [], []
+        page.on("request", lambda request: requests.append(request.url))
+        page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+
+        def on_console(message):
+            if message.type != "error":
+                return
+            location = (message.location or {}).get("url", "")
+            if any(pattern in location or pattern in message.text
+                   for pattern in allow_failing):
+                return
+            errors.append(f"console: {message.text} ({location})")
+
+        page.on("console", on_console)
+        if offline:
+            page.route(
+                "**/*",
+                lambda route: route.continue_()
+                if route.request.url.startswith(("file:", "data:", "blob:"))
+                else route.abort(),
+            )
+        page.goto(Path(path).resolve().as_uri(), wait_until="load")
+        page.wait_for_timeout(500)
+        pages.append(context)
+        return page, errors, requests
+
+    yield open_
+    for context in pages:
+        context.close()
+
+
+def is_blank(png: bytes, *, threshold: float = 3.0) -> bool:
+    """True when a screenshot is (nearly) one flat colour."""
+    import numpy as np
+    from PIL import Image
+
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
+    return float(image.std()) < threshold
