@@ -417,3 +417,40 @@ def test_demand_points_population_weighted_mean_of_grid():
         demand_points(iris, grid=grid, weight="pop")
     with pytest.raises(InputError, match="même système"):
         demand_points(iris, grid=grid.set_crs("EPSG:2975", allow_override=True))
+
+
+# ------------------------------------------------------------------- user service lists
+
+
+def test_read_service_points_csv(tmp_path):
+    from fragility.accessibility import read_service_points
+
+    path = tmp_path / "permanences.csv"
+    path.write_text(
+        "nom;lon;lat;heures_hebdo\nPermanence Grésilles;5,0567;47,3360;12\n"
+        "Maison de quartier;5,0200;47,3100;6,5\n",
+        encoding="cp1252",
+    )
+    points = read_service_points(path, crs="EPSG:2154")
+    assert points.crs.to_epsg() == 2154
+    assert points["name"].tolist() == ["Permanence Grésilles", "Maison de quartier"]
+    assert points["hours"].tolist() == [12.0, 6.5]
+    # Dijon is around x = 855 km, y = 6 697 km in Lambert-93.
+    assert points.geometry.x.between(850_000, 860_000).all()
+    assert points.geometry.y.between(6_690_000, 6_700_000).all()
+
+
+def test_read_service_points_errors_name_line_and_field(tmp_path):
+    from fragility.accessibility import read_service_points
+
+    path = tmp_path / "points.csv"
+    path.write_text("nom,lon,lat\nA,5.0,47.3\nB,cinq,47.3\n", encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        read_service_points(path, crs="EPSG:2154")
+    assert error.value.line == 3 and error.value.field == "lon" and "points.csv" in str(error.value)
+    path.write_text("nom;lat;lon\nA;5.0;47.3\n", encoding="utf-8")  # swapped columns
+    with pytest.raises(InputError, match="inversées"):
+        read_service_points(path, crs="EPSG:2154")
+    path.write_text("nom;adresse\nA;rue\n", encoding="utf-8")
+    with pytest.raises(InputError, match="coordonnées"):
+        read_service_points(path, crs="EPSG:2154")

@@ -237,3 +237,24 @@ def test_sentence_is_french(demo_result):
     assert all(re.search("[a-z]", p) for p in frame["phrase"])
     assert isinstance(result.to_dict()["signalements"], dict)
     assert pd.Series(result.summary_lines()).str.len().gt(0).all()
+
+
+def test_user_service_points_enter_supply_and_candidates(demo, tmp_path):
+    import geopandas as gpd
+
+    table, gdf = demo
+    far = gdf.sort_values("fs_distance_m").index[-1]
+    point = gdf.loc[[far]].geometry.representative_point().to_crs("EPSG:4326").iloc[0]
+    path = tmp_path / "permanences.csv"
+    path.write_text(f"nom;lon;lat;heures_hebdo\nPermanence test;{point.x};{point.y};10\n",
+                    encoding="utf-8")
+    from fragility.accessibility import read_service_points
+
+    extra = read_service_points(path, crs=gdf.crs)
+    assert isinstance(extra, gpd.GeoDataFrame)
+    base = assess(gdf, services=table.services, settings=FAST).frame
+    more = assess(gdf, services=table.services, extra_services=extra,
+                  settings=dataclasses.replace(FAST, sites=2)).frame
+    assert more.loc[far, "access_2sfca"] != base.loc[far, "access_2sfca"]
+    # France services distance is about France services only.
+    assert more.loc[far, "fs_distance_m"] == base.loc[far, "fs_distance_m"]

@@ -669,3 +669,128 @@ def two_step_fca(
 
     name = "access_2sfca" if decay == "step" else "access_e2sfca"
     return pd.Series(score, index=demand.index, name=name)
+
+
+# ------------------------------------------------------------------- user service lists
+
+#: Minimum weekly opening hours of a France services (label charter: at least 24 hours
+#: over 5 days a week): the capacity given to France services when a user list gives
+#: weekly opening hours for its own points.
+FRANCE_SERVICES_MIN_HOURS = 24.0
+
+_NAME_COLUMNS = ("nom", "name", "libelle", "label")
+_HOURS_COLUMNS = ("heures_hebdo", "heures", "hours", "heures_semaine")
+_LONLAT = (("lon", "lat"), ("longitude", "latitude"), ("lng", "lat"))
+_XY = (("x", "y"), ("lambert_x", "lambert_y"), ("x_l93", "y_l93"))
+
+
+def read_service_points(path, *, crs) -> gpd.GeoDataFrame:
+    """Read a user's list of service points (e.g. mediation permanences).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A CSV file (separator ``;``, ``,`` or tab; UTF-8 or Windows-1252) with a name
+        column (``nom``/``name``), coordinates as ``lon``/``lat`` (WGS84 degrees, decimal
+        point or comma) or ``x``/``y`` (metres in ``crs``), and optionally weekly opening
+        hours (``heures_hebdo``); or a GeoPackage / GeoJSON / shapefile of points.
+    crs : str or pyproj.CRS
+        Projected CRS of the territory; the points are returned in it.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``name``, ``hours`` (NaN when not given), ``source`` (``"liste"``) and point
+        geometries, in ``crs``.
+
+    Raises
+    ------
+    InputError
+        Unreadable file, missing coordinates, or a row whose coordinates are not numbers
+        or fall outside France (the message names the file, the line and the field).
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("fichier de points de service introuvable.", path=path)
+    if path.suffix.lower() in (".gpkg", ".geojson", ".json", ".shp"):
+        frame = gpd.read_file(path)
+        if frame.crs is None:
+            raise InputError("points de service sans système de coordonnées.", path=path)
+        lower = {c.lower(): c for c in frame.columns}
+        name = next((lower[c] for c in _NAME_COLUMNS if c in lower), None)
+        hours = next((lower[c] for c in _HOURS_COLUMNS if c in lower), None)
+        out = gpd.GeoDataFrame(
+            {"name": frame[name].astype(str) if name else None,
+             "hours": pd.to_numeric(frame[hours], errors="coerce") if hours else np.nan,
+             "source": "liste"},
+            geometry=frame.geometry.representative_point(), crs=frame.crs,
+        )
+        return out.to_crs(crs)
+    text = None
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            text = path.read_text(encoding=encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    import csv
+    import io
+
+    try:
+        dialect = csv.Sniffer().sniff(text.splitlines()[0], delimiters=";,\t")
+        sep = dialect.delimiter
+    except (csv.Error, IndexError):
+        sep = ";"
+    frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    lower = {c.strip().lower(): c for c in frame.columns}
+    name = next((lower[c] for c in _NAME_COLUMNS if c in lower), None)
+    hours = next((lower[c] for c in _HOURS_COLUMNS if c in lower), None)
+    pair = next(((lower[a], lower[b]) for a, b in _LONLAT if a in lower and b in lower), None)
+    source_crs = "EPSG:4326"
+    if pair is None:
+        pair = next(((lower[a], lower[b]) for a, b in _XY if a in lower and b in lower), None)
+        source_crs = crs
+    if pair is None:
+        raise InputError("colonnes de coordonnées absentes (attendu lon/lat ou x/y).",
+                         path=path, line=1, field="coordonnées")
+    coords = {}
+    for column in pair:
+        values = pd.to_numeric(frame[column].str.strip().str.replace(",", ".", regex=False),
+                               errors="coerce")
+        bad = values.isna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(f"coordonnée illisible « {frame[column].iloc[row]} ».",
+                             path=path, line=row + 2, field=column)
+        coords[column] = values.to_numpy()
+    x, y = coords[pair[0]], coords[pair[1]]
+    if source_crs == "EPSG:4326":
+        from pyproj import CRS
+
+        area = CRS.from_user_input(crs).area_of_use
+        west, south, east, north = (area.west, area.south, area.east, area.north) if area \
+            else (-62.0, -22.0, 56.0, 52.0)
+        outside = ~((x >= west - 1) & (x <= east + 1) & (y >= south - 1) & (y <= north + 1))
+        if outside.any():
+            row = int(np.flatnonzero(outside)[0])
+            raise InputError("point hors de la zone du territoire (longitude et latitude "
+                             "inversées ?).",
+                             path=path, line=row + 2, field=pair[0])
+    hours_values = np.nan
+    if hours:
+        hours_values = pd.to_numeric(
+            frame[hours].str.strip().str.replace(",", ".", regex=False), errors="coerce")
+        bad = frame[hours].str.strip().ne("") & hours_values.isna()
+        if bad.any() or (hours_values < 0).any():
+            row = int(np.flatnonzero((bad | (hours_values < 0)).to_numpy())[0])
+            raise InputError(f"heures d'ouverture invalides « {frame[hours].iloc[row]} ».",
+                             path=path, line=row + 2, field=hours)
+    out = gpd.GeoDataFrame(
+        {"name": frame[name].astype(str) if name else [f"point {i + 1}" for i in
+                                                        range(len(frame))],
+         "hours": hours_values, "source": "liste"},
+        geometry=gpd.points_from_xy(x, y), crs=source_crs,
+    )
+    return out.to_crs(crs)

@@ -212,24 +212,53 @@ def _need(gdf: pd.DataFrame) -> pd.DataFrame:
     return need
 
 
-def _accessibility(gdf, services, settings: AssessmentSettings) -> pd.DataFrame:
+def _supply(services, extra, crs):
+    """France services and the user's points, with a capacity column.
+
+    Capacity is 1 per point, unless the user's list gives weekly opening hours for every
+    point: then its points weigh their hours and each France services the label's
+    minimum (:data:`fragility.accessibility.FRANCE_SERVICES_MIN_HOURS`).
+    """
+    import geopandas as gpd
+
+    from fragility.accessibility import FRANCE_SERVICES_MIN_HOURS
+
+    parts = []
+    hours = extra is not None and len(extra) and extra["hours"].notna().all()
+    if services is not None and len(services):
+        fs = services.to_crs(crs)[["geometry"]].assign(
+            kind="france_services", capacity=FRANCE_SERVICES_MIN_HOURS if hours else 1.0)
+        parts.append(fs)
+    if extra is not None and len(extra):
+        own = extra.to_crs(crs)[["geometry"]].assign(
+            kind="liste", capacity=extra["hours"].to_numpy(float) if hours else 1.0)
+        parts.append(own)
+    if not parts:
+        return None
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=crs)
+
+
+def _accessibility(gdf, services, extra, settings: AssessmentSettings) -> pd.DataFrame:
     from fragility.accessibility import demand_points, nearest_distance, two_step_fca
 
     out = pd.DataFrame(index=gdf.index)
     out["fs_distance_m"] = np.nan
     out["access_2sfca"] = np.nan
-    if services is None or len(services) == 0:
+    supply = _supply(services, extra, gdf.crs)
+    if supply is None:
         return out
     points = demand_points(gdf)
-    supply = services.to_crs(gdf.crs).reset_index(drop=True)
-    nearest = nearest_distance(points, supply.geometry)
-    out["fs_distance_m"] = nearest["distance"].round(1)
+    fs = supply[supply["kind"] == "france_services"]
+    if len(fs):
+        nearest = nearest_distance(points, fs.geometry)
+        out["fs_distance_m"] = nearest["distance"].round(1)
     demand = gdf[["population"]].assign(geometry=points.values)
     demand = demand.set_geometry("geometry", crs=gdf.crs)
     demand["population"] = pd.to_numeric(demand["population"], errors="coerce").fillna(0.0)
-    access = two_step_fca(demand, supply, demand_value="population",
+    access = two_step_fca(demand, supply, demand_value="population", supply_value="capacity",
                           max_distance=settings.catchment_m, decay=settings.decay)
-    out["access_2sfca"] = (access * 10_000).round(6)  # services per 10,000 inhabitants
+    # capacity (points or weekly hours) per 10,000 inhabitants within reach
+    out["access_2sfca"] = (access * 10_000).round(6)
     return out
 
 
@@ -291,7 +320,7 @@ def _protect_counts(events: pd.DataFrame, index: pd.Index, k: int):
     return published, masked, manifest, persons
 
 
-def _propose(gdf, services, flags, coverage_table, need, settings):
+def _propose(gdf, services, extra, flags, coverage_table, need, settings):
     from fragility.siting import candidate_points, propose_sites
 
     if settings.sites < 1:
@@ -314,7 +343,7 @@ def _propose(gdf, services, flags, coverage_table, need, settings):
         box = gdf.total_bounds
         svc = services.to_crs(gdf.crs)
         nearby = svc.cx[box[0] - 5000:box[2] + 5000, box[1] - 5000:box[3] + 5000]
-    candidates = candidate_points(communes, nearby, crs=gdf.crs)
+    candidates = candidate_points(communes, nearby, extra, crs=gdf.crs)
     result = propose_sites(demand, candidates, weight="unmet", k=settings.sites,
                            radius=settings.site_radius_m)
     return result, result.coverage.reindex(gdf.index).where(unmet > 0)
@@ -324,6 +353,7 @@ def assess(
     gdf,
     *,
     services=None,
+    extra_services=None,
     log_import: LogImport | None = None,
     zone: Iterable[str] | None = None,
     settings: AssessmentSettings | None = None,
@@ -337,7 +367,11 @@ def assess(
         The IRIS frame with its indices (``population``, ``isolation_index``,
         ``non_recours_index``, ``qpv_share``, ``iris_type``, ``commune``), projected CRS.
     services : geopandas.GeoDataFrame, optional
-        France Services (and other service) points (``IrisTable.services``).
+        France Services points (``IrisTable.services``).
+    extra_services : geopandas.GeoDataFrame, optional
+        The user's own service points (e.g. mediation permanences), as read by
+        :func:`fragility.accessibility.read_service_points` (``name``, ``hours``): they
+        enter the E2SFCA supply and the candidate sites.
     log_import : LogImport, optional
         The imported log; without it, the potential mode.
     zone : iterable of str, optional
@@ -361,7 +395,7 @@ def assess(
                 f"{len(unknown)} code(s) de la zone d'intervention hors du territoire "
                 f"(ex. {unknown[0]}).", field="zone")
     need = _need(gdf)
-    access = _accessibility(gdf, services, settings)
+    access = _accessibility(gdf, services, extra_services, settings)
     frame = pd.DataFrame(index=index)
     frame = frame.join(access)
     coverage = None
@@ -402,7 +436,7 @@ def assess(
     frame = frame.join(flags)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FragilityWarning)
-        sites, proposed = _propose(gdf, services, flags,
+        sites, proposed = _propose(gdf, services, extra_services, flags,
                                    None if coverage is None else coverage.table, need, settings)
     frame["proposed_site"] = proposed
     published = frame.copy()

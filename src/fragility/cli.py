@@ -172,6 +172,14 @@ def diagnose_cmd(
             "fichier (un code par ligne). Hors zone : IRIS non évalués.",
         ),
     ] = None,
+    services: Annotated[
+        Path | None,
+        typer.Option(
+            "--services",
+            help="Vos points de service (permanences…) : CSV avec nom, lon/lat (ou x/y) et "
+            "éventuellement heures_hebdo.",
+        ),
+    ] = None,
     potential: Annotated[
         bool,
         typer.Option(
@@ -214,6 +222,7 @@ def diagnose_cmd(
         key_file=key_file,
         mapping=mapping,
         zone=zone,
+        services=services,
         simulate=False if potential else None,
         settings=settings,
         progress=True,

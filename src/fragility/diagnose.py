@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from fragility._files import atomic_write, sha256_of
+from fragility.accessibility import read_service_points
 from fragility.assessment import Assessment, AssessmentSettings, assess, simulated_log
 from fragility.composite import IndexResult, compute_index, load_config
 from fragility.errors import InputError
@@ -224,6 +225,7 @@ def diagnose(
     key_file: str | os.PathLike | None = None,
     mapping: str | os.PathLike | None = None,
     zone: Iterable[str] | str | os.PathLike | None = None,
+    services: str | os.PathLike | None = None,
     simulate: bool | None = None,
     settings: AssessmentSettings | None = None,
     progress: bool = True,
@@ -254,6 +256,10 @@ def diagnose(
     zone : iterable of str or path, optional
         Intervention zone: IRIS or commune codes, or a text/CSV file of them (one per
         line, or a column ``iris``/``commune``). IRIS outside are "hors zone".
+    services : str or os.PathLike, optional
+        The user's own service points (mediation permanences...), a CSV with ``nom``,
+        ``lon``/``lat`` (or ``x``/``y``) and optionally ``heures_hebdo`` (see
+        :func:`fragility.accessibility.read_service_points`).
     simulate : bool, optional
         Simulate the log (synthetic territories only). Default: on the demo territory
         when no ``logs`` are given.
@@ -292,8 +298,13 @@ def diagnose(
         log_input = {"fichier": log_import.report["fichier"], "sha256": None}
     steps.update()
     zone_codes = resolve_zone(zone, gdf)
-    assessment = assess(gdf, services=table.services, log_import=log_import, zone=zone_codes,
-                        settings=settings, seed=seed)
+    extra, services_input = None, None
+    if services is not None:
+        extra = read_service_points(services, crs=gdf.crs)
+        services_input = {"fichier": Path(services).name, "sha256": sha256_of(services),
+                          "points": len(extra)}
+    assessment = assess(gdf, services=table.services, extra_services=extra,
+                        log_import=log_import, zone=zone_codes, settings=settings, seed=seed)
     steps.update()
     published = gdf.drop(columns=[c for c in assessment.published if c in gdf]).join(
         assessment.published
@@ -336,6 +347,7 @@ def diagnose(
             for f in table.provenance
         ],
         "journal": log_input,
+        "points_de_service": services_input,
         "zone_intervention": None if zone_codes is None else sorted(zone_codes),
         "sorties": [str(p.relative_to(out)) for p in files],
         "graine": seed,
