@@ -8,7 +8,7 @@ FRAGILITY_REAL_DATA ?= ../shared/data/real
 export FRAGILITY_REAL_DATA
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test chromium lint format docs bench clean
+.PHONY: help venv demo reproduce test chromium lint format docs bench clean
 
 help: ## Lister les commandes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,6 +23,11 @@ venv: $(STAMP) ## Créer .venv et installer fragility avec ses dépendances
 
 demo: $(STAMP) ## Diagnostic du territoire de démonstration (synthétique) dans reports/demo
 	$(BIN)/fragility diagnose --demo --out $(OUT)
+
+TERRITORY ?= reports/demo
+
+reproduce: $(STAMP) ## Relancer une analyse publiée depuis son manifeste et vérifier l'identité des sorties (TERRITORY=dossier)
+	$(BIN)/fragility reproduce $(TERRITORY)
 
 test: $(STAMP) chromium ## Vérifier le style, le sens des imports, et lancer tous les tests
 	$(BIN)/ruff check src tests bench

@@ -52,3 +52,38 @@ def test_diagnose_outputs_are_byte_identical(tmp_path, monkeypatch):
     assert (tmp_path / "a" / "iris.csv").read_bytes() == (tmp_path / "b" / "iris.csv").read_bytes()
     csv = pd.read_csv(tmp_path / "a" / "iris.csv", sep=";", dtype={"iris": str})
     assert {"isolation_index", "isolation_rank_low", "non_recours_barrier_status"} <= set(csv)
+
+
+@pytest.mark.slow
+def test_reproduce_from_manifest(tmp_path, monkeypatch):
+    from fragility.diagnose import diagnose, reproduce
+
+    monkeypatch.setenv("FRAGILITY_DATA_DIR", str(tmp_path / "cache"))
+    published = tmp_path / "publie"
+    diagnose(Territory.demo(), published, progress=False, seed=3,
+             zone=["96001", "96002", "96003", "96004", "96005"])
+    result = reproduce(published, progress=False)
+    assert result.identical, result.differences
+    assert "identique" in result.summary()
+    # A published table that does not match its inputs is caught.
+    with open(published / "iris.csv", "a", encoding="utf-8") as handle:
+        handle.write("\n")
+    result = reproduce(published, tmp_path / "encore", progress=False)
+    assert not result.identical and "iris.csv diffère" in result.differences
+
+
+def test_reproduce_refuses_a_changed_log(tmp_path):
+    from fragility.diagnose import reproduce
+    from fragility.errors import InputError
+
+    log = tmp_path / "journal.csv"
+    log.write_text("a;b\n1;2\n", encoding="utf-8")
+    manifest = {
+        "territoire": {"synthetique": True, "graine_demo": 0},
+        "journal": {"fichier": "journal.csv", "sha256": "0" * 64, "chemin": str(log)},
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(InputError, match="journal a changé"):
+        reproduce(tmp_path, progress=False)
+    with pytest.raises(InputError, match="manifeste introuvable"):
+        reproduce(tmp_path / "ailleurs", progress=False)

@@ -96,6 +96,14 @@ class AssessmentSettings:
     flags: FlagSettings = field(default_factory=FlagSettings)
 
 
+def settings_from_dict(data: dict) -> AssessmentSettings:
+    """Rebuild :class:`AssessmentSettings` from its manifest dict (``dataclasses.asdict``)."""
+    data = dict(data)
+    coverage = CoverageSettings(**data.pop("coverage", {}))
+    flags = FlagSettings(**data.pop("flags", {}))
+    return AssessmentSettings(**data, coverage=coverage, flags=flags)
+
+
 @dataclass(frozen=True)
 class Assessment:
     """Result of :func:`assess`.

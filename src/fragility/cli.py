@@ -231,6 +231,38 @@ def diagnose_cmd(
     typer.echo(result.summary())
 
 
+@app.command("reproduce")
+@_friendly
+def reproduce_cmd(
+    published: Annotated[
+        Path, typer.Argument(help="Dossier d'une analyse publiée (ou son manifest.json).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Dossier de la nouvelle exécution (défaut : <dossier>/reproduction)."
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+    logs: Annotated[
+        Path | None, typer.Option("--logs", help="Journal, s'il a changé de place.")
+    ] = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file", help="Fichier de la clé de pseudonymisation (sinon FRAGILITY_PSEUDO_KEY)."
+        ),
+    ] = None,
+) -> None:
+    """Relancer une analyse publiée depuis son manifeste et vérifier des sorties identiques."""
+    from fragility.diagnose import reproduce
+
+    result = reproduce(published, out, data_dir=data_dir, logs=logs, key_file=key_file)
+    typer.echo(result.summary())
+    if not result.identical:
+        raise typer.Exit(1)
+
+
 @sources_app.command("list")
 @_friendly
 def sources_list() -> None:

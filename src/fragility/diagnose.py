@@ -292,7 +292,8 @@ def diagnose(
     log_import, log_input = None, None
     if logs is not None:
         log_import = read_log(logs, table.gdf, key=key, key_file=key_file, mapping=mapping)
-        log_input = {"fichier": Path(logs).name, "sha256": sha256_of(logs)}
+        log_input = {"fichier": Path(logs).name, "sha256": sha256_of(logs),
+                     "chemin": str(Path(logs).resolve())}
     elif simulate:
         log_import = simulated_log(table, seed=seed)
         log_input = {"fichier": log_import.report["fichier"], "sha256": None}
@@ -302,7 +303,7 @@ def diagnose(
     if services is not None:
         extra = read_service_points(services, crs=gdf.crs)
         services_input = {"fichier": Path(services).name, "sha256": sha256_of(services),
-                          "points": len(extra)}
+                          "points": len(extra), "chemin": str(Path(services).resolve())}
     assessment = assess(gdf, services=table.services, extra_services=extra,
                         log_import=log_import, zone=zone_codes, settings=settings, seed=seed)
     steps.update()
@@ -335,6 +336,7 @@ def diagnose(
             "communes": list(territory.communes),
             "synthetique": territory.is_synthetic,
             "dossier_donnees": None if territory.data_dir is None else str(territory.data_dir),
+            "graine_demo": _demo_seed(territory),
         },
         "entrees": [
             {
@@ -420,3 +422,166 @@ def resolve_zone(zone, gdf) -> list[str] | None:
     if not iris:
         raise InputError("zone d'intervention vide.", field="zone")
     return sorted(iris)
+
+
+def _demo_seed(territory: Territory) -> int | None:
+    import re
+
+    if not territory.is_synthetic or territory.data_dir is None:
+        return None
+    match = re.search(r"seed(\d+)$", Path(territory.data_dir).name)
+    return int(match.group(1)) if match else None
+
+
+#: Manifest fields that legitimately differ between two runs of the same analysis
+#: (the time, and where the files sit on each machine).
+VOLATILE = ("horodatage",)
+_LOCAL_PATHS = (("territoire", "dossier_donnees"), ("journal", "chemin"),
+                ("points_de_service", "chemin"))
+
+
+def _comparable(manifest: dict) -> dict:
+    out = json.loads(json.dumps(manifest))
+    for key in VOLATILE:
+        out.pop(key, None)
+    for section, key in _LOCAL_PATHS:
+        if isinstance(out.get(section), dict):
+            out[section].pop(key, None)
+    return out
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """Result of :func:`reproduce`.
+
+    Attributes
+    ----------
+    identical : bool
+        ``iris.csv`` byte for byte, and the manifest but for its timestamp and local
+        paths, are identical.
+    differences : list of str
+        French sentences naming what differs (empty when identical).
+    out_dir : pathlib.Path
+        Folder of the new run.
+    """
+
+    identical: bool
+    differences: list[str]
+    out_dir: Path
+
+    def summary(self) -> str:
+        """French summary."""
+        if self.identical:
+            return (f"Reproduction identique : iris.csv et manifest.json (hors horodatage) "
+                    f"sont les mêmes ({self.out_dir}).")
+        return "Reproduction DIFFÉRENTE :\n" + "\n".join(f"  - {d}" for d in self.differences)
+
+
+def reproduce(
+    published: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    logs: str | os.PathLike | None = None,
+    key_file: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> Reproduction:
+    """Rerun a published analysis from its ``manifest.json`` and compare the outputs.
+
+    The territory, the intervention zone, the parameters and the seed come from the
+    manifest; every input file is checked by SHA-256 before the run (an input that changed
+    is an error, not a silent difference). The log is re-imported with the key given
+    (pseudonyms never reach the outputs, so any key gives the same counts).
+
+    Parameters
+    ----------
+    published : str or os.PathLike
+        The folder of the published analysis, or its ``manifest.json``.
+    out_dir : str or os.PathLike, optional
+        Where to rerun (default: ``<folder>/reproduction``).
+    data_dir : str or os.PathLike, optional
+        Data folder, when it moved since the run (default: the one in the manifest).
+    logs : str or os.PathLike, optional
+        The log file, when it moved (default: the path in the manifest).
+    key_file : str or os.PathLike, optional
+        Pseudonymisation key file (otherwise ``FRAGILITY_PSEUDO_KEY``).
+    progress : bool, default True
+        Show progress bars.
+
+    Returns
+    -------
+    Reproduction
+
+    Raises
+    ------
+    InputError
+        Missing manifest, an input file missing or with another checksum.
+    """
+    import dataclasses
+
+    from fragility.assessment import settings_from_dict
+
+    folder = Path(published)
+    manifest_path = folder if folder.suffix == ".json" else folder / "manifest.json"
+    folder = manifest_path.parent
+    if not manifest_path.is_file():
+        raise InputError("manifeste introuvable.", path=manifest_path)
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    where = manifest["territoire"]
+    if where["synthetique"]:
+        territory = Territory.demo(seed=where.get("graine_demo") or 0)
+    else:
+        root = data_dir or where["dossier_donnees"]
+        kind, code = where["type"], where["code"]
+        if kind == "epci":
+            territory = Territory.from_epci(code, data_dir=root)
+        elif kind == "departement":
+            territory = Territory.from_departement(code, data_dir=root)
+        else:
+            territory = Territory.from_communes(where["communes"], data_dir=root)
+        territory = dataclasses.replace(territory, name=where["nom"]) \
+            if territory.name != where["nom"] and kind == "communes" else territory
+    log_path = None
+    if manifest.get("journal") and manifest["journal"].get("sha256"):
+        log_path = Path(logs or manifest["journal"]["chemin"])
+        if not log_path.is_file():
+            raise InputError("journal de la publication introuvable : indiquez-le (--logs).",
+                             path=log_path)
+        if sha256_of(log_path) != manifest["journal"]["sha256"]:
+            raise InputError("le journal a changé depuis la publication (empreinte SHA-256 "
+                             "différente).", path=log_path)
+    services = None
+    if manifest.get("points_de_service"):
+        services = Path(manifest["points_de_service"]["chemin"])
+        if sha256_of(services) != manifest["points_de_service"]["sha256"]:
+            raise InputError("la liste de points de service a changé (empreinte SHA-256).",
+                             path=services)
+    if manifest.get("configuration") != load_config().to_dict():
+        raise InputError("configuration des indices différente de celle de la publication "
+                         "(fichier diagnostic.toml modifié ou autre version).",
+                         path=manifest_path, field="configuration")
+    out = Path(out_dir) if out_dir is not None else folder / "reproduction"
+    settings = settings_from_dict(manifest["evaluation"]["parametres"])
+    zone = manifest.get("zone_intervention")
+    result = diagnose(
+        territory, out, logs=log_path, key_file=key_file, zone=zone, services=services,
+        simulate=manifest.get("journal") is not None and log_path is None,
+        settings=settings, progress=progress, seed=manifest["graine"],
+    )
+    differences = []
+    new = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    expected_inputs = {(e["couche"], e["sha256"]) for e in manifest["entrees"]}
+    found_inputs = {(e["couche"], e["sha256"]) for e in new["entrees"]}
+    for layer, digest in sorted(expected_inputs - found_inputs):
+        differences.append(f"fichier d'entrée de la couche « {layer} » absent ou modifié "
+                           f"(SHA-256 attendu {digest[:12]}…)")
+    if not (folder / "iris.csv").is_file():
+        differences.append("iris.csv absent de la publication")
+    elif (folder / "iris.csv").read_bytes() != (out / "iris.csv").read_bytes():
+        differences.append("iris.csv diffère")
+    old, now = _comparable(manifest), _comparable(new)
+    for key in sorted(set(old) | set(now)):
+        if old.get(key) != now.get(key):
+            differences.append(f"manifest.json : « {key} » diffère")
+    del result
+    return Reproduction(identical=not differences, differences=differences, out_dir=out)
