@@ -156,15 +156,7 @@ def test_pure_poisson_data_fall_back_to_poisson():
 @pytest.mark.parametrize(
     "seed",
     [
-        pytest.param(
-            seed,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug : sur des données de Poisson, la binomiale négative (Newton) "
-                "diverge vers α ≈ 1e6 sans converger et _fit_glm la garde quand même ; "
-                "p-valeurs ≈ 1 partout",
-            ),
-        )
+        pytest.param(seed)
         for seed in (1, 19)
     ],
 )
@@ -222,9 +214,18 @@ def test_overdispersion_detects_multiplicative_heterogeneity():
     assert tau2_raw == pytest.approx(0.025, rel=0.3)
 
 
-def test_overdispersion_matches_a_hand_computation():
-    observed = np.array([4, 9, 15, 22, 30, 41, 18, 60, 2, 75, 33], dtype=float)
-    expected = np.array([10, 12, 14, 20, 25, 30, 35, 40, 8, 45, 50], dtype=float)
+@pytest.mark.parametrize(
+    ("observed", "expected"),
+    [
+        # Strongly heterogeneous.
+        ([4, 9, 15, 22, 30, 41, 18, 60, 2, 75, 33], [10, 12, 14, 20, 25, 30, 35, 40, 8, 45, 50]),
+        # Just above the threshold: (n − 1)/n < φ < 1, so τ² is small but not 0.
+        ([20, 40, 32, 32, 43, 43, 22, 11, 16, 42, 50], [21, 47, 26, 38, 30, 44, 23, 9, 21, 39, 39]),
+    ],
+)
+def test_overdispersion_matches_a_hand_computation(observed, expected):
+    observed = np.array(observed, dtype=float)
+    expected = np.array(expected, dtype=float)
     n = 11
     z = [2 * (math.sqrt(o) - math.sqrt(e)) for o, e in zip(observed, expected, strict=True)]
     ordered = sorted(z)
@@ -349,6 +350,9 @@ def test_eb_interval_and_shortfall_probability():
     assert row["p_shortfall"] == pytest.approx(
         stats.gamma.cdf(0.8, a + row["observed"], scale=1 / (b + row["expected"]))
     )
+    assert row["eb_low"] == pytest.approx(
+        stats.gamma.ppf(0.05, a + row["observed"], scale=1 / (b + row["expected"]))
+    )
     assert row["eb_high"] == pytest.approx(
         stats.gamma.ppf(0.95, a + row["observed"], scale=1 / (b + row["expected"]))
     )
@@ -462,11 +466,6 @@ def test_empty_zone_is_an_error():
         assess_coverage(observed, population, zone=["000000000"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug : un nombre de contacts explicitement manquant (NaN, texte non numérique) "
-    "est remplacé par 0 au lieu de lever InputError",
-)
 def test_explicitly_missing_contacts_are_an_error():
     observed, population, _, _ = _territory()
     observed = observed.astype(object)
@@ -475,11 +474,6 @@ def test_explicitly_missing_contacts_are_an_error():
         assess_coverage(observed, population, settings=STANDARDISED)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug : l'index de population est converti en str mais pas celui d'iris_type "
-    "(ni de need) : des codes IRIS entiers sont ignorés en silence",
-)
 def test_integer_codes_are_aligned_like_population():
     observed, population, _, _ = _territory()
     integer = pd.Index([int(code) for code in population.index])

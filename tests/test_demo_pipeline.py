@@ -73,6 +73,8 @@ def test_diagnose_writes_outputs_and_is_reproducible(tmp_path, demo_table):
         "figures/zones_sous_desservies.png",
         "rejets.csv",
         "sites_proposes.csv",
+        "carte.html",
+        "diagnostic.html",
     }
     a = (tmp_path / "a" / "iris.csv").read_bytes()
     assert a == (tmp_path / "b" / "iris.csv").read_bytes()

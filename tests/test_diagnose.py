@@ -1,6 +1,5 @@
 import json
 
-import pandas as pd
 import pytest
 
 from fragility.diagnose import _indices
@@ -40,18 +39,6 @@ def test_real_territories_every_iris_scored_or_explained(real_data):
     epcis = json.loads((real_data / "cog" / "epci_dep21.json").read_text(encoding="utf-8"))
     for epci in epcis:
         _check_every_iris(build_iris_table(Territory.from_epci(epci["code"], data_dir=real_data)))
-
-
-def test_diagnose_outputs_are_byte_identical(tmp_path, monkeypatch):
-    from fragility.diagnose import diagnose
-
-    monkeypatch.setenv("FRAGILITY_DATA_DIR", str(tmp_path / "cache"))
-    territory = Territory.demo()
-    diagnose(territory, tmp_path / "a", progress=False)
-    diagnose(territory, tmp_path / "b", progress=False)
-    assert (tmp_path / "a" / "iris.csv").read_bytes() == (tmp_path / "b" / "iris.csv").read_bytes()
-    csv = pd.read_csv(tmp_path / "a" / "iris.csv", sep=";", dtype={"iris": str})
-    assert {"isolation_index", "isolation_rank_low", "non_recours_barrier_status"} <= set(csv)
 
 
 @pytest.mark.slow

@@ -43,7 +43,10 @@ def data():
     iris_type = pd.Series("H", index=INDEX)
     iris_type[ACT] = "A"
     coverage = assess_coverage(
-        observed, population, zone=zone, iris_type=iris_type,
+        observed,
+        population,
+        zone=zone,
+        iris_type=iris_type,
         settings={"min_iris_model": 1000},
     )
     need = pd.DataFrame(
@@ -69,16 +72,24 @@ def data():
         index=[THEM],
     )
     return {
-        "coverage": coverage, "need": need, "access": access, "lisa": lisa,
-        "thematic": thematic, "observed": observed,
+        "coverage": coverage,
+        "need": need,
+        "access": access,
+        "lisa": lisa,
+        "thematic": thematic,
+        "observed": observed,
     }
 
 
 @pytest.fixture(scope="module")
 def flags(data):
     return flag_underserved(
-        data["coverage"], data["need"], access=data["access"], lisa=data["lisa"],
-        thematic=data["thematic"], masked=[MASK],
+        data["coverage"],
+        data["need"],
+        access=data["access"],
+        lisa=data["lisa"],
+        thematic=data["thematic"],
+        masked=[MASK],
     )
 
 
@@ -180,9 +191,7 @@ def test_sentence_uses_decimal_commas_and_the_90_interval(data, flags):
 
 @pytest.mark.parametrize("iris", [MASK, LOW])
 def test_masked_iris_give_a_band_not_the_ratio(data, iris):
-    flagged = flag_underserved(
-        data["coverage"], data["need"], access=data["access"], masked=[iris]
-    )
+    flagged = flag_underserved(data["coverage"], data["need"], access=data["access"], masked=[iris])
     row = data["coverage"].table.loc[iris]
     phrase = flagged.loc[iris, "phrase"]
     assert "IC 90 %" not in phrase
@@ -317,8 +326,12 @@ def test_potential_mode_high_need_low_access(potential):
     flags = potential["flags"]
     assert flags.loc[P_HIGH, "flag"] == "sous_desservi_probable"
     reasons = _reasons(flags, P_HIGH)
-    assert {"potentiel_sans_journal", "isolement_decile_sup", "acces_faible_2sfca",
-            "france_services_eloignee"} <= set(reasons)
+    assert {
+        "potentiel_sans_journal",
+        "isolement_decile_sup",
+        "acces_faible_2sfca",
+        "france_services_eloignee",
+    } <= set(reasons)
     assert "8,0 km" in flags.loc[P_HIGH, "phrase"]
     assert flags.loc[P_WATCH, "flag"] == "a_surveiller"
     assert (flags["flag"] == "sous_desservi_probable").sum() == 1

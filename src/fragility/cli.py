@@ -202,9 +202,12 @@ def diagnose_cmd(
     catchment: Annotated[
         float, typer.Option("--bassin", help="Bassin de l'accessibilité E2SFCA (km).")
     ] = 20.0,
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Écrire aussi diagnostic.pdf (via Chromium).")
+    ] = False,
     seed: Seed = 0,
 ) -> None:
-    """Lancer le diagnostic : indices, couverture, zones sous-desservies, cartes, manifeste."""
+    """Lancer le diagnostic : indices, couverture, zones sous-desservies, cartes, rapport."""
     import dataclasses
 
     from fragility.assessment import AssessmentSettings
@@ -227,6 +230,7 @@ def diagnose_cmd(
         settings=settings,
         progress=True,
         seed=seed,
+        pdf=pdf,
     )
     typer.echo(result.summary())
 

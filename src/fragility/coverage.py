@@ -275,6 +275,9 @@ def _fit_glm(observed, exposure, design, notes):
         if method == "binomiale_negative" and alpha < 1e-4:
             notes.append("surdispersion négligeable : régression de Poisson")
             continue
+        if method == "binomiale_negative" and not converged:
+            notes.append("binomiale négative non convergente : régression de Poisson")
+            continue
         if caught and not converged:
             notes.append(f"{METHODS_FR[method]} : convergence incertaine")
         expected = np.asarray(fit.predict(exog, exposure=exposure), dtype=float)
@@ -493,7 +496,14 @@ def assess_coverage(
     population = pd.Series(pd.to_numeric(population, errors="coerce").to_numpy(float),
                            index=index)
     observed = pd.to_numeric(observed, errors="coerce")
+    if observed.isna().any() or (observed < 0).any():
+        raise InputError("contacts observés manquants, non numériques ou négatifs.",
+                         field="observed")
     observed.index = observed.index.astype(str)
+    if need is not None:
+        need = need.set_axis(need.index.astype(str))
+    if iris_type is not None:
+        iris_type = iris_type.set_axis(iris_type.index.astype(str))
     unknown = observed.index.difference(index)
     if len(unknown):
         raise InputError(

@@ -27,7 +27,8 @@ from fragility.errors import InputError
 from fragility.indicators import compute_indicators
 from fragility.iris_table import IrisTable, build_iris_table
 from fragility.logs.importer import read_log
-from fragility.maps import static_map
+from fragility.maps import static_map, write_interactive_map
+from fragility.report import write_report
 from fragility.territory import Territory
 
 _LAYER_SOURCE_NAMES = {
@@ -230,10 +231,12 @@ def diagnose(
     settings: AssessmentSettings | None = None,
     progress: bool = True,
     seed: int = 0,
+    pdf: bool = False,
 ) -> Diagnostic:
     """Run the main job on a territory and write its outputs to ``out_dir``.
 
-    Writes ``iris.gpkg``, ``iris.csv`` (one row per IRIS: indices, contacts, expected
+    Writes ``diagnostic.html`` (the report), ``carte.html`` (interactive map),
+    ``iris.gpkg``, ``iris.csv`` (one row per IRIS: indices, contacts, expected
     contacts, coverage ratio, flag and reasons; published cells pass the disclosure gate),
     ``couverture.md``, ``figures/*.png``, ``sites_proposes.csv``, ``rejets.csv`` when a
     log is given, and ``manifest.json`` (inputs with SHA-256, parameters, seed, versions,
@@ -269,6 +272,8 @@ def diagnose(
         Show progress bars.
     seed : int, default 0
         Seed of every random step (Monte-Carlo, permutations, simulation).
+    pdf : bool, default False
+        Also write ``diagnostic.pdf`` (printed by headless Chromium).
 
     Returns
     -------
@@ -319,12 +324,17 @@ def diagnose(
         files.append(rejects)
     if assessment.sites is not None:
         sites_path = out / "sites_proposes.csv"
-        sites = assessment.sites.sites.drop(columns=["demand_covered"], errors="ignore")
+        # covered_weight (expected - observed summed over the IRIS a site covers) could
+        # give a suppressed count away by difference: only the rounded share is published.
+        sites = assessment.sites.sites.drop(
+            columns=["demand_covered", "covered_weight"], errors="ignore"
+        ).assign(covered_share=lambda f: f["covered_share"].round(2))
         with atomic_write(sites_path, "w", encoding="utf-8", newline="") as handle:
             sites.to_csv(handle, index=False, sep=";", float_format="%.6g",
                          lineterminator="\n")
         files.append(sites_path)
     files += _figures(published, territory, table, out, assessment)
+    files.append(_interactive(published, territory, table, out, assessment, settings))
     steps.update()
     steps.close()
     manifest = {
@@ -351,7 +361,7 @@ def diagnose(
         "journal": log_input,
         "points_de_service": services_input,
         "zone_intervention": None if zone_codes is None else sorted(zone_codes),
-        "sorties": [str(p.relative_to(out)) for p in files],
+        "sorties": [str(p.relative_to(out)) for p in files] + ["diagnostic.html"],
         "graine": seed,
         "configuration": load_config().to_dict(),
         "evaluation": assessment.to_dict(),
@@ -362,8 +372,35 @@ def diagnose(
     with atomic_write(manifest_path, "w", encoding="utf-8") as handle:
         json.dump(manifest, handle, ensure_ascii=False, indent=2, default=_json_default)
     files.append(manifest_path)
-    return Diagnostic(territory=territory, table=table, files=files, indices=results,
-                      assessment=assessment)
+    result = Diagnostic(territory=territory, table=table, files=files, indices=results,
+                        assessment=assessment)
+    report = write_report(result, out / "diagnostic.html", pdf=pdf)
+    files.insert(len(files) - 1, report)
+    if pdf:
+        files.insert(len(files) - 1, report.with_suffix(".pdf"))
+    return result
+
+
+def _interactive(published, territory, table, out: Path, assessment, settings) -> Path:
+    """``carte.html``: the interactive map (layers, legend, tooltips), offline-safe."""
+    from fragility.territory import catalogue_for
+
+    qpv = None
+    if territory.data_dir is not None:
+        parsed = catalogue_for(territory.data_dir).read("qpv_contours", crs=str(published.crs))
+        qpv = None if parsed is None else parsed.frame
+    short = territory.name.split(" (")[0]
+    return write_interactive_map(
+        published,
+        out / "carte.html",
+        services=table.services,
+        qpv=qpv,
+        sites=None if assessment.sites is None else assessment.sites.sites,
+        title=f"Diagnostic territorial — {short}",
+        source_line=source_line(table),
+        synthetic=territory.is_synthetic,
+        disclosure_k=settings.k,
+    )
 
 
 def _json_default(value):
