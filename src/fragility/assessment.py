@@ -129,6 +129,9 @@ class Assessment:
         The log import report (counts), without any identifier.
     settings : AssessmentSettings
         Parameters used.
+    totals : dict or None
+        The published ``Ensemble`` row over the territory: ``contacts``, ``persons``
+        (None when suppressed) and ``statut``.
     """
 
     frame: pd.DataFrame
@@ -140,6 +143,7 @@ class Assessment:
     suppression: SuppressionManifest | None
     log: dict | None
     settings: AssessmentSettings
+    totals: dict | None = None
 
     def to_dict(self) -> dict:
         """Parameters, model diagnostics and counts, JSON-ready, for the manifest."""
@@ -166,6 +170,8 @@ class Assessment:
             }
         if self.log is not None:
             out["journal"] = self.log
+        if self.totals is not None:
+            out["totaux"] = self.totals
         return out
 
     def summary_lines(self) -> list[str]:
@@ -313,6 +319,12 @@ def _protect_counts(events: pd.DataFrame, index: pd.Index, k: int):
     counts = aggregate_with_margins(events, level="iris")
     safe, manifest = protect(counts, keys=["iris"], persons="persons", counts=("contacts",),
                              top_share="top_share", k=k)
+    row = safe[safe["iris"] == TOTAL_LABEL]
+    totals = None if row.empty else {
+        "contacts": None if pd.isna(row["contacts"].iat[0]) else int(row["contacts"].iat[0]),
+        "persons": None if pd.isna(row["persons"].iat[0]) else int(row["persons"].iat[0]),
+        "statut": str(row["statut"].iat[0]),
+    }
     cells = safe[safe["iris"] != TOTAL_LABEL].set_index("iris")
     raw = counts[counts["iris"] != TOTAL_LABEL].set_index("iris")
     published = pd.DataFrame(index=index)
@@ -325,7 +337,7 @@ def _protect_counts(events: pd.DataFrame, index: pd.Index, k: int):
     published[["contacts", "persons"]] = published[["contacts", "persons"]].astype("Int64")
     masked = set(published.index[published["counts_status"] != "publie"])
     persons = raw["persons"].reindex(index).fillna(0).astype(int)
-    return published, masked, manifest, persons
+    return published, masked, manifest, persons, totals
 
 
 def _propose(gdf, services, extra, flags, coverage_table, need, settings):
@@ -409,11 +421,12 @@ def assess(
     coverage = None
     masked: set[str] = set()
     suppression = None
+    totals = None
     thematic = None
     log = None
     if log_import is not None:
         events = log_import.events
-        published_counts, masked, suppression, persons = _protect_counts(
+        published_counts, masked, suppression, persons, totals = _protect_counts(
             events, index, settings.k)
         located = events[events["geo_level"].eq("iris")]
         observed = located.groupby("geo_iris").size()
@@ -466,4 +479,5 @@ def assess(
         suppression=suppression,
         log=log,
         settings=settings,
+        totals=totals,
     )
