@@ -193,7 +193,8 @@ def test_diagnose_real_territory_with_logs(real_data, tmp_path, monkeypatch):
     assert table["reasons"].notna().all() and table["phrase"].notna().all()
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     digest = hashlib.sha256(export.read_bytes()).hexdigest()
-    assert manifest["journal"] == {"fichier": "export.csv", "sha256": digest}
+    assert manifest["journal"]["fichier"] == "export.csv"
+    assert manifest["journal"]["sha256"] == digest
     assert manifest["graine"] == 0 and manifest["versions"]["statsmodels"]
     assert manifest["evaluation"]["mode"] == "journal"
     assert manifest["evaluation"]["couverture"]["modele"]["n_iris"] > 30

@@ -325,7 +325,7 @@ def _count(page, selector: str) -> int:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_carte_renders_offline_in_chromium(demo, demo_html, open_page):
-    from conftest import is_blank
+    from browser_helpers import is_blank
 
     path, _ = demo_html
     gdf = demo["gdf"]
@@ -396,7 +396,7 @@ def test_carte_without_tiles_makes_no_request(open_page, tmp_path):
 
 
 def test_static_map_png_and_svg(demo, tmp_path):
-    from conftest import is_blank
+    from browser_helpers import is_blank
 
     gdf = demo["gdf"]
     common = {"title": "Indice de risque d'isolement", "source_line": "Sources : essai",

@@ -354,7 +354,7 @@ def test_potential_mode_says_so(potential):
 
 @pytest.mark.browser
 def test_opens_offline_without_error(journal, open_page):
-    from conftest import is_blank
+    from browser_helpers import is_blank
 
     _, path, _ = journal
     page, errors, requests = open_page(path)
