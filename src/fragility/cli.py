@@ -48,6 +48,12 @@ Mapping = Annotated[
         "--correspondance", help="Fichier YAML/TOML de correspondance des colonnes et valeurs."
     ),
 ]
+KeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--key-file", help="Fichier de la clé de pseudonymisation (sinon FRAGILITY_PSEUDO_KEY)."
+    ),
+]
 Seed = Annotated[int, typer.Option("--graine", help="Graine du territoire de démonstration.")]
 
 
@@ -157,12 +163,7 @@ def diagnose_cmd(
             "potentiel (besoin × accessibilité), sauf sur la démo (journal simulé).",
         ),
     ] = None,
-    key_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--key-file", help="Fichier de la clé de pseudonymisation (sinon FRAGILITY_PSEUDO_KEY)."
-        ),
-    ] = None,
+    key_file: KeyFile = None,
     mapping: Mapping = None,
     zone: Annotated[
         str | None,
@@ -251,12 +252,7 @@ def reproduce_cmd(
     logs: Annotated[
         Path | None, typer.Option("--logs", help="Journal, s'il a changé de place.")
     ] = None,
-    key_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--key-file", help="Fichier de la clé de pseudonymisation (sinon FRAGILITY_PSEUDO_KEY)."
-        ),
-    ] = None,
+    key_file: KeyFile = None,
 ) -> None:
     """Relancer une analyse publiée depuis son manifeste et vérifier des sorties identiques."""
     from fragility.diagnose import reproduce
@@ -376,12 +372,7 @@ def logs_check(
 def logs_import(
     file: Annotated[Path, typer.Argument(help="Export du logiciel de suivi (CSV, XLSX, Parquet).")],
     out: Annotated[Path, typer.Option("--out", help="Dossier de sortie.")],
-    key_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--key-file", help="Fichier de la clé de pseudonymisation (sinon FRAGILITY_PSEUDO_KEY)."
-        ),
-    ] = None,
+    key_file: KeyFile = None,
     mapping: Mapping = None,
     k: Annotated[
         int,
