@@ -263,6 +263,69 @@ def reproduce_cmd(
         raise typer.Exit(1)
 
 
+@app.command("bilan")
+@_friendly
+def bilan_cmd(
+    logs: Annotated[
+        Path, typer.Option("--logs", help="Export du journal de médiation (CSV, XLSX, Parquet).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Dossier de sortie du bilan.")] = Path(
+        "bilan"),
+    demo: Demo = False,
+    epci: Epci = None,
+    communes: Communes = None,
+    departement: Departement = None,
+    data_dir: DataDir = None,
+    key_file: KeyFile = None,
+    mapping: Mapping = None,
+    period: Annotated[
+        str | None,
+        typer.Option("--periode", help="Période : AAAA (année) ou AAAA-MM:AAAA-MM. Défaut : "
+                     "les mois du journal."),
+    ] = None,
+    structure: Annotated[
+        str, typer.Option("--structure", help="Nom de la structure, tel qu'il doit paraître.")
+    ] = "Structure de médiation",
+    k: Annotated[
+        int, typer.Option("-k", "--seuil", help="Seuil de secret (personnes par case publiée).")
+    ] = 11,
+    seed: Seed = 0,
+) -> None:
+    """Bilan d'activité d'un service de médiation (bilan.html, bilan/*.csv, manifest.json)."""
+    from fragility.bilan import BilanSettings, parse_period, run_bilan
+
+    territory = _territory(demo, epci, communes, departement, data_dir, seed)
+    settings = BilanSettings(period=parse_period(period), structure=structure, k=k)
+    bilan = run_bilan(territory, out, logs=logs, key_file=key_file, mapping=mapping,
+                      settings=settings, seed=seed)
+    typer.echo(bilan.summary())
+
+
+@app.command("consolider")
+@_friendly
+def consolider_cmd(
+    folders: Annotated[
+        list[Path], typer.Argument(help="Dossiers de bilan des structures (au moins deux).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Dossier de la consolidation.")] = Path(
+        "consolidation"),
+    demo: Demo = False,
+    epci: Epci = None,
+    communes: Communes = None,
+    departement: Departement = None,
+    data_dir: DataDir = None,
+    seed: Seed = 0,
+) -> None:
+    """Consolider les bilans de plusieurs structures (tables protégées, jamais les journaux)."""
+    from fragility.consolidate import consolidate
+
+    territory = None
+    if demo or epci or communes or departement:
+        territory = _territory(demo, epci, communes, departement, data_dir, seed)
+    result = consolidate(folders, out, territory=territory)
+    typer.echo(result.summary())
+
+
 @sources_app.command("list")
 @_friendly
 def sources_list() -> None:

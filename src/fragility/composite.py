@@ -1139,3 +1139,44 @@ def _monte_carlo(normalised: dict[str, np.ndarray], present: np.ndarray, w0: np.
         {"share": [s for _, s in shares.values()], "label_fr": [lb for lb, _ in shares.values()]},
         index=pd.Index(list(shares), name="choice"))
     return stats, sensitivity
+
+
+#: Columns of an :class:`IndexResult` joined to the IRIS frame, prefixed by the index name.
+INDEX_COLUMNS = ["index", "rank", "rank_low", "rank_high", "p_top", "robust_top", "status"]
+
+
+def territory_indices(table, *, seed: int = 0, config: CompositeConfig | None = None):
+    """Base indicators and every configured composite index of an IRIS table.
+
+    Parameters
+    ----------
+    table : fragility.iris_table.IrisTable
+        The territory's IRIS table.
+    seed : int, default 0
+        Seed of the Monte-Carlo draws.
+    config : CompositeConfig, optional
+        Defaults to :func:`load_config` (``defaults/diagnostic.toml``).
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        Indicators (with their ``_status`` and ``_denominator`` columns) and, per index
+        ``name``, the columns ``{name}_index``, ``{name}_rank``... (:data:`INDEX_COLUMNS`).
+    results : dict of IndexResult
+    """
+    import warnings
+
+    from fragility.indicators import compute_indicators
+
+    gdf = table.gdf
+    indicators = compute_indicators(table)
+    config = config or load_config()
+    results, parts = {}, [indicators]
+    for name in config.indices:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FragilityWarning)  # reported in the status
+            result = compute_index(indicators, name, population=gdf["population"],
+                                   iris_type=gdf["iris_type"], seed=seed, config=config)
+        results[name] = result
+        parts.append(result.values[INDEX_COLUMNS].add_prefix(f"{name}_"))
+    return pd.concat(parts, axis=1), results

@@ -22,9 +22,8 @@ import pandas as pd
 from fragility._files import atomic_write, sha256_of
 from fragility.accessibility import read_service_points
 from fragility.assessment import Assessment, AssessmentSettings, assess, simulated_log
-from fragility.composite import IndexResult, compute_index, load_config
+from fragility.composite import INDEX_COLUMNS, IndexResult, load_config, territory_indices
 from fragility.errors import InputError
-from fragility.indicators import compute_indicators
 from fragility.iris_table import IrisTable, build_iris_table
 from fragility.logs.importer import read_log
 from fragility.maps import static_map, write_interactive_map
@@ -113,9 +112,6 @@ def _versions() -> dict[str, str]:
     return out
 
 
-INDEX_COLUMNS = ["index", "rank", "rank_low", "rank_high", "p_top", "robust_top", "status"]
-
-
 def _indices(table: IrisTable, seed: int) -> tuple[pd.DataFrame, dict[str, IndexResult]]:
     """Base indicators, the composite indices and the typology, as IRIS columns."""
     import warnings
@@ -123,30 +119,17 @@ def _indices(table: IrisTable, seed: int) -> tuple[pd.DataFrame, dict[str, Index
     from fragility.errors import FragilityWarning
     from fragility.typology import Typology
 
-    gdf = table.gdf
-    indicators = compute_indicators(table)
-    config = load_config()
-    results, parts = {}, [indicators]
-    for name in config.indices:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FragilityWarning)  # reported in the status
-            result = compute_index(
-                indicators,
-                name,
-                population=gdf["population"],
-                iris_type=gdf["iris_type"],
-                seed=seed,
-                config=config,
-            )
-        results[name] = result
-        parts.append(result.values[INDEX_COLUMNS].add_prefix(f"{name}_"))
-    keys = [c for c in indicators.columns if not c.endswith(("_status", "_denominator"))]
-    classifiable = indicators[keys].notna().sum(axis=1) > len(keys) / 2
+    frame, results = territory_indices(table, seed=seed)
+    index_columns = {f"{name}_{c}" for name in results for c in INDEX_COLUMNS}
+    keys = [c for c in frame.columns
+            if c not in index_columns and not c.endswith(("_status", "_denominator"))]
+    classifiable = frame[keys].notna().sum(axis=1) > len(keys) / 2
+    parts = [frame]
     if classifiable.sum() >= 6:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FragilityWarning)
             typology = Typology(n_profiles=min(5, int(classifiable.sum()) // 3), seed=seed)
-            parts.append(typology.fit(indicators[keys]).to_frame())
+            parts.append(typology.fit(frame[keys]).to_frame())
     return pd.concat(parts, axis=1), results
 
 

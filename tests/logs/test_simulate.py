@@ -32,6 +32,7 @@ HEADERS = [
     "Sexe",
     "Orientation vers",
     "Suivi",
+    "Mode de gestion du conflit",
     "Type de non-recours",
     "Base de localisation",
     "Identifiant usager",

@@ -61,6 +61,7 @@ COLUMNS = (
     "Sexe",
     "Orientation vers",
     "Suivi",
+    "Mode de gestion du conflit",
     "Type de non-recours",
     "Base de localisation",
     "Identifiant usager",
@@ -70,6 +71,11 @@ COLUMNS = (
     "Téléphone",
     "Commentaire",
 )
+
+#: How conflicts are handled (registre ``gestion_conflits`` only).
+_CONFLICT_MODE_WEIGHTS = {"prevention": 0.35, "temps_reel": 0.40, "temps_differe_navette": 0.15,
+                          "temps_differe_table_ronde": 0.10}
+_CONFLICT_MODE_CODES = list(_CONFLICT_MODE_WEIGHTS)
 
 #: Planted defects: kind -> French description.
 DEFECTS = {
@@ -768,6 +774,13 @@ def simulate_export(
     frame["Sexe"] = np.where(has_person, sex_labels[persons["sex"][person]], "")
     frame["Orientation vers"] = _write_partners(rng, theme, registre)
     frame["Suivi"] = _write_suivi(rng, registre, has_person)
+    # Own generator: adding this column left every other column as it was.
+    conflict_rng = np.random.default_rng([seed, 7301])
+    mode_labels = np.array([VOCABULARIES["conflit_mode"][c] for c in _CONFLICT_MODE_CODES],
+                           dtype=object)
+    mode = _draw(conflict_rng, _CONFLICT_MODE_WEIGHTS, _CONFLICT_MODE_CODES, n_base)
+    frame["Mode de gestion du conflit"] = np.where(
+        registre == _REGISTRE_CODES.index("gestion_conflits"), mode_labels[mode], "")
     nr_labels = np.array([VOCABULARIES["non_recours_observe"][c] for c in _NON_RECOURS_CODES],
                          dtype=object)
     nr_share = np.where(theme == _THEMATIQUE_CODES.index("acces_droits"), 0.30, 0.06)
