@@ -524,11 +524,11 @@ def _census(rng, iris: gpd.GeoDataFrame) -> tuple[dict[str, pd.DataFrame], Simpl
 def _census_ids(iris: gpd.GeoDataFrame) -> pd.DataFrame:
     """Return the twelve identity columns of the INSEE IRIS bases."""
     z = iris["typ"] == "Z"
-    triris = DEMO_DEPARTEMENT + iris["com"].str[3:] + iris["iris"].str[:2]  # one per quarter
+    dep = iris["com"].str[:2]  # DEMO_DEPARTEMENT on the demo territory
+    triris = dep + iris["com"].str[3:] + iris["iris"].str[:2]  # one per quarter
     return pd.DataFrame({
-        "IRIS": iris["code_iris"], "REG": _REGION, "DEP": DEMO_DEPARTEMENT,
-        "UU2020": np.where(iris["kind"] == "rural", f"{DEMO_DEPARTEMENT}000",
-                           f"{DEMO_DEPARTEMENT}701"),
+        "IRIS": iris["code_iris"], "REG": _REGION, "DEP": dep,
+        "UU2020": np.where(iris["kind"] == "rural", dep + "000", dep + "701"),
         "COM": iris["com"], "LIBCOM": iris["nom_commune"],
         "TRIRIS": np.where(z, "ZZZZZZ", triris),
         "GRD_QUART": np.where(z, iris["com"] + "00", iris["code_iris"].str[:7]),

@@ -272,7 +272,7 @@ def _contours(b: _Builder, _gdf) -> gpd.GeoDataFrame:
     cog = b.territory.cog()
     b.cog = cog
     contours = parsed.frame
-    current = contours["commune"].map(lambda c: cog.current_code(c) or c)
+    current = contours["commune"].map(_current_codes(cog, contours["commune"]))
     moved = contours.index[current != contours["commune"]]
     if len(moved):
         b.warnings.append(
@@ -316,6 +316,18 @@ def _contours(b: _Builder, _gdf) -> gpd.GeoDataFrame:
         [f"{len(absent)} commune(s) du territoire sans contours."] if absent else [],
     )
     return gdf
+
+
+def _current_codes(cog, codes: pd.Series) -> dict[str, str]:
+    """Distinct commune code -> current code (``cog.current_code(c) or c``), vectorised."""
+    distinct = pd.unique(codes)
+    if not cog.communes.index.is_unique:  # pragma: no cover - the COG readers deduplicate
+        return {c: cog.current_code(c) or c for c in distinct}
+    rows = cog.communes.reindex(distinct)
+    parent = rows["chef_lieu"]
+    current = np.where(rows["type"].eq("commune-actuelle").to_numpy(), distinct,
+                       np.where(parent.isin(cog.communes.index).to_numpy(), parent, distinct))
+    return dict(zip(distinct, current, strict=True))
 
 
 def _geography_year(layer: str, vintage: str | None) -> int | None:
@@ -441,28 +453,16 @@ def _filosofi(b: _Builder, gdf):
     vintage = (parsed or communal).vintage
     threshold = filosofi_iris_threshold(vintage)
     kept = b.coverage[:n_before]
+    with_communal = set() if communal is None else set(communal.frame.index)
+    fallback: list[tuple[str, str]] = []  # (IRIS, commune) given the commune's value
     for row in b.coverage[n_before:]:
         if row["layer"] == "filosofi_iris" and row["reason"] in (
             "absent_du_fichier",
             "couche_absente",
         ):
             code, commune = row["iris"], row["commune"]
-            value = None if communal is None else communal.frame.index.isin([commune]).any()
-            if value:
-                cols = [c for c in communal.frame.columns if c.startswith("DISP_")]
-                for col in cols:
-                    if col not in gdf:
-                        gdf[col] = np.nan
-                        b.variables.append(
-                            {
-                                "column": col,
-                                "layer": "filosofi_commune",
-                                "original": communal.columns.get(col, col),
-                                "vintage": communal.vintage,
-                            }
-                        )
-                    gdf.loc[code, col] = communal.frame.loc[commune, col]
-                level[code] = "commune"
+            if commune in with_communal:
+                fallback.append((code, commune))
                 row = {**row, "reason": "valeur_communale", "detail": REASONS["valeur_communale"]}
             elif pd.notna(pops.get(commune)) and pops.get(commune) < threshold:
                 row = {
@@ -473,6 +473,22 @@ def _filosofi(b: _Builder, gdf):
                 }
         kept.append(row)
     b.coverage = kept
+    if fallback:  # one assignment per column, not per cell: 35,000 communes nationally
+        codes = [code for code, _ in fallback]
+        communes = [commune for _, commune in fallback]
+        for col in [c for c in communal.frame.columns if c.startswith("DISP_")]:
+            if col not in gdf:
+                gdf[col] = np.nan
+                b.variables.append(
+                    {
+                        "column": col,
+                        "layer": "filosofi_commune",
+                        "original": communal.columns.get(col, col),
+                        "vintage": communal.vintage,
+                    }
+                )
+            gdf.loc[codes, col] = communal.frame[col].loc[communes].to_numpy()
+        level[codes] = "commune"
     gdf["filosofi_level"] = level
     if communal is not None:
         b.summary("filosofi_commune", communal, int((level == "commune").sum()))

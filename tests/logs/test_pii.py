@@ -318,7 +318,8 @@ def test_scan_frame_scans_each_distinct_value_once(monkeypatch):
     frame = pd.DataFrame({"a": ["x", PHONE, "y"] * 10_000})
     found = scan_frame(frame)
     assert len(found) == 10_000
-    assert sorted(c for c in calls if c in {"x", "y", PHONE}) == [PHONE, "x", "y"]
+    assert calls.count(PHONE) == 1  # text without a digit is left out before scan_text
+    assert all(calls.count(v) <= 1 for v in ("x", "y"))
 
 
 def test_scan_frame_unhashable_cells():

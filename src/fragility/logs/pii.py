@@ -160,6 +160,7 @@ _IBAN_RE = re.compile(
     _FLAGS,
 )
 _PSEUDONYM_SHAPE = re.compile(r"^[A-Z2-7]{26}$")
+_UUID_SHAPE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
@@ -359,8 +360,11 @@ def scan_text(text: str) -> list[str]:
         return []
     if not isinstance(text, str):
         text = str(text)
-    if not _PREFILTER_RE.search(text) or _PSEUDONYM_SHAPE.match(text):
-        return []  # no digit nor "@"; or a pseudonymous key (26 x [A-Z2-7]) that matches nothing
+    if (not _PREFILTER_RE.search(text) or _PSEUDONYM_SHAPE.match(text)
+            or _UUID_SHAPE.match(text)):
+        # no digit nor "@"; or a pseudonymous key (26 x [A-Z2-7]) or an event id (UUID,
+        # hexadecimal groups of 8-4-4-4-12 characters): no detector can match those shapes
+        return []
     return [kind for kind, detect in _DETECTORS if detect(text)]
 
 
@@ -374,14 +378,75 @@ def _is_text_dtype(dtype) -> bool:
             or pd.api.types.is_string_dtype(dtype))
 
 
-def _scan_values(values: pd.Series | pd.Index) -> tuple[np.ndarray, list[list[str]]]:
-    """Return the positions with a hit and the kinds found at each of them."""
+#: Superset of the values :func:`scan_text` looks into (a digit, "@", or the "(" / "[" of
+#: "(at)"), and the shapes it skips, as RE2 patterns for Arrow's vectorised matching.
+_ARROW_MAYBE = r"[0-9@(\[]"
+_ARROW_SKIP = (r"^(?:[A-Z2-7]{26}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
+               r"[0-9a-f]{12})$")
+
+
+def _worth_scanning(text) -> np.ndarray:
+    """Which strings of an Arrow array may hold an identifier (checked by :func:`scan_text`).
+
+    A cheap vectorised superset: the values left out are exactly those :func:`scan_text`
+    returns ``[]`` for without running any detector.
+    """
+    import pyarrow.compute as pc
+
+    maybe = pc.and_(pc.match_substring_regex(text, _ARROW_MAYBE),
+                    pc.invert(pc.match_substring_regex(text, _ARROW_SKIP)))
+    return pc.fill_null(maybe, False).to_numpy(zero_copy_only=False)
+
+
+def _arrow_strings(values: pd.Series | pd.Index):
+    """The Arrow string array behind ``values``, or None when it is not Arrow-backed."""
+    import pyarrow as pa
+
+    array = values.array
+    if not isinstance(array, pd.arrays.ArrowStringArray) and not (
+            isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_string(
+                values.dtype.pyarrow_dtype)):
+        return None
+    arrow = pa.array(array)
+    if isinstance(arrow, pa.ChunkedArray):
+        arrow = arrow.combine_chunks()
+    return arrow
+
+
+def _codes_and_uniques(values: pd.Series | pd.Index):
+    """Factorise ``values``; return codes (-1: missing), uniques and which to scan."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrow = _arrow_strings(values)
+    if arrow is not None:  # Arrow strings: never turned into a million Python strings
+        encoded = pc.dictionary_encode(arrow)
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        dictionary = encoded.dictionary
+        worth = _worth_scanning(dictionary)
+        uniques = np.empty(len(dictionary), dtype=object)
+        uniques[worth] = dictionary.filter(pa.array(worth)).to_pylist()
+        return codes, uniques, worth
     values = pd.Series(np.asarray(values, dtype=object))
     try:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
     except TypeError:  # unhashable cells (lists, dicts): scan their text form
         codes, uniques = pd.factorize(values.map(str), use_na_sentinel=True)
-    kinds = [scan_text(u) for u in uniques]
+    uniques = np.asarray(uniques, dtype=object)
+    is_str = np.fromiter((type(u) is str for u in uniques), dtype=bool, count=len(uniques))
+    worth = ~is_str  # anything but a plain string goes through scan_text
+    if is_str.any():
+        worth[is_str] = _worth_scanning(pa.array(uniques[is_str].tolist(),
+                                                 type=pa.large_string()))
+    return codes, uniques, worth
+
+
+def _scan_values(values: pd.Series | pd.Index) -> tuple[np.ndarray, list[list[str]]]:
+    """Return the positions with a hit and the kinds found at each of them."""
+    codes, uniques, worth = _codes_and_uniques(values)
+    kinds: list[list[str]] = [[] for _ in range(len(uniques))]
+    for i in np.flatnonzero(worth):
+        kinds[i] = scan_text(uniques[i])
     hit_codes = np.flatnonzero([bool(k) for k in kinds])
     if hit_codes.size == 0:
         return np.empty(0, dtype=np.intp), []
