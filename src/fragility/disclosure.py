@@ -6,7 +6,8 @@ What is enforced
 ----------------
 * **Primary secret** (``secret_primaire``): a cell counting from 1 to ``k - 1`` distinct
   persons is suppressed (``k = 11`` by default, the DGFiP person-level rule and the CASD
-  rule; floor 5 with a warning). A zero is published as 0.
+  rule; floor 5 with a warning), and so is a cell without any identified person but with
+  1 to ``k - 1`` events. A zero is published as 0.
 * **Dominance** (``secret_dominance``): a cell where one person accounts for more than
   ``dominance`` (85 %) of the events is suppressed (INSEE rule adapted to persons).
 * **Secondary secret** (``secret_secondaire``): cells suppressed so that no suppressed cell
@@ -495,6 +496,9 @@ class _Suppressor:
         self.order = [tuple(row) for row in lattice.codes.tolist()]
         status = lattice.status
         small = (lattice.persons >= 1) & (lattice.persons <= k - 1)
+        # Events without any identified person (collective contacts, missing identifiers)
+        # still count: 1 to k - 1 of them is as small a cell (fails closed).
+        small |= (lattice.persons == 0) & (self.events >= 1) & (self.events <= k - 1)
         status[small] = _PRIMARY
         if dominance is not None:
             dominant = (shares > dominance) & self.nonzero & ~small
