@@ -333,3 +333,26 @@ def test_cli_bilan_without_key_refuses(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "clé" in result.output
     assert not (tmp_path / "b").exists()
+
+
+# ------------------------------------------------------------------- diagnostic report
+
+
+def test_diagnostic_report_has_the_activity_section(demo_run):
+    """With a log, diagnostic.html shows the bilan (not its per-area tables)."""
+    bilan = demo_run.result.bilan
+    assert bilan is not None
+    html = (demo_run.out / "diagnostic.html").read_text(encoding="utf-8")
+    assert 'id="activite"' in html and 'href="#activite"' in html
+    section = html.split('id="activite"', 1)[1].split("</section>", 1)[0]
+    for name in ("registre", "thematique", "partenaire", "mois", "age_sexe"):
+        assert f'data-table="activite-{name}"' in section
+    for name in ("commune", "qpv", "iris"):
+        assert f'data-table="activite-{name}"' not in section
+    registre = bilan.tables["registre"]
+    total = registre[registre["registre"] == TOTAL_LABEL].iloc[0]
+    assert f"{int(total['contacts']):,}".replace(",", "\u202f") in section
+    for text in re.findall(r'data-effectif="\w+">([^<]*)<', section):
+        assert text == "secret" or int(text.replace("\u202f", "")) in (0,) or \
+            int(text.replace("\u202f", "")) >= K
+    assert "10. Note de secret statistique" in html

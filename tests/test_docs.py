@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from fragility._docs import render, render_methodology
+from fragility._docs import render, render_bilan, render_methodology
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,3 +27,13 @@ def test_methodology_doc_is_up_to_date():
 
     for key in REGISTRY:
         assert key in text
+
+
+def test_bilan_doc_is_up_to_date():
+    """docs/bilan.md is generated from fragility.bilan's registry (`make docs`)."""
+    text = (REPO / "docs" / "bilan.md").read_text(encoding="utf-8")
+    assert text == render_bilan()
+    from fragility.bilan import INDICATORS, TABLES
+
+    for key in [*INDICATORS, *TABLES]:
+        assert f"`{key}" in text

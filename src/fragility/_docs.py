@@ -268,9 +268,101 @@ def render_methodology() -> str:
     return "\n".join(parts) + "\n"
 
 
+def render_bilan() -> str:
+    """Return the Markdown of ``docs/bilan.md`` (from :mod:`fragility.bilan`'s registry)."""
+    from fragility.bilan import ACCESS_PARTNERS, INDICATORS, TABLES, TOP_NEED_SHARE
+    from fragility.consolidate import CONSOLIDATION_SCHEMA
+
+    lines = [
+        "# Bilan d'activité et consolidation",
+        "",
+        "*Page générée par `make docs` à partir du registre de `fragility.bilan` ; ne pas "
+        "modifier à la main.*",
+        "",
+        "`fragility bilan --logs JOURNAL --key-file CLE (--demo | --epci … --data-dir …) "
+        "[--periode AAAA-MM:AAAA-MM] [--structure NOM] --out DOSSIER` écrit `bilan.html`, "
+        "`bilan/*.csv` (tables protégées par le secret statistique), `bilan/indicateurs.csv`, "
+        "`manifest.json` et `rejets.csv` (local). Quand `fragility diagnose` reçoit un journal, "
+        "le rapport `diagnostic.html` reprend l'activité (sans les tables par zone).",
+        "",
+        "## Indicateurs",
+        "",
+        "| clé | indicateur | définition | unité | ce qu'il montre | ce qu'il ne montre pas |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for section, title in (("activite", "activité"), ("evaluation", "évaluation")):
+        for spec in INDICATORS.values():
+            if spec.section == section:
+                lines.append(f"| `{spec.key}` | {spec.label} ({title}) | {spec.definition} | "
+                             f"{spec.unit} | {spec.shows} | {spec.limits} |")
+    lines += [
+        "",
+        f"Les IRIS « au plus fort risque » sont les {round(100 * TOP_NEED_SHARE)}\u202f% d'IRIS (arrondi) à "
+        "l'indice le plus élevé parmi ceux qui en ont un. Partenaires d'accès aux droits : "
+        + ", ".join(f"`{p}`" for p in ACCESS_PARTNERS) + ".",
+        "",
+        "## Tables (`bilan/<nom>.csv`)",
+        "",
+        "| fichier | titre | clés | remarque |",
+        "| --- | --- | --- | --- |",
+    ]
+    for spec in TABLES.values():
+        notes = []
+        if spec.multi:
+            notes.append("un contact compte sous chacun de ses codes ; la ligne Ensemble "
+                         "compte les contacts avec au moins un code")
+        if spec.only is not None:
+            field, code = spec.only
+            notes.append(f"contacts où `{field}` = `{code}`" if code
+                         else f"contacts où `{field}` est renseigné")
+        lines.append(f"| `{spec.name}.csv` | {spec.title} | "
+                     + ", ".join(f"`{k}`" for k in spec.keys) + f" | {' ; '.join(notes)} |")
+    lines += [
+        "",
+        "Chaque table donne `contacts`, `persons` (personnes distinctes) et `statut` "
+        "(`publie`, `secret_primaire`, `secret_dominance`, `secret_secondaire`), plus les "
+        "libellés en français. Les lignes `Ensemble` sont les vrais totaux (personnes "
+        "distinctes recomptées, jamais additionnées).",
+        "",
+        "## Secret statistique",
+        "",
+        "- Une case est masquée quand elle compte de 1 à k − 1 personnes distinctes (k = 11 "
+        "par défaut) ; une case sans aucune personne identifiée (actions collectives, veille) "
+        "est jugée sur son nombre de contacts.",
+        "- Dominance (une personne au-delà de 85 % des contacts d'une case) et secret "
+        "secondaire : voir `fragility.disclosure`.",
+        "- Les indicateurs sont lus dans les tables protégées : un nombre masqué dans une table "
+        "n'est publié nulle part ailleurs. Les parts « IRIS au plus fort risque » sont "
+        "masquées si la somme qu'elles révèlent permettrait de retrouver une case IRIS "
+        "masquée.",
+        "",
+        "## Consolidation de plusieurs structures",
+        "",
+        "`fragility consolider DOSSIER1 DOSSIER2 … --out DOSSIER [--demo | --epci … "
+        "--data-dir …]` lit les dossiers de bilan (jamais les journaux) et écrit "
+        f"`consolidation/<nom>.csv`, `manifest.json` (`{CONSOLIDATION_SCHEMA}`) et, si un "
+        "territoire est donné, `figures/contacts_commune.png`.",
+        "",
+        "- Les bilans doivent partager la version du schéma, la période et les paramètres du "
+        "secret ; sinon, erreur.",
+        "- `contacts` : somme des structures. Personnes : fourchette `persons_min` (la plus "
+        "grande structure) à `persons_max` (la somme), car une personne peut avoir rencontré "
+        "plusieurs structures et les pseudonymes de deux structures ne se comparent pas.",
+        "- Une case masquée par une structure reste masquée (`secret_structure`) : chaque "
+        "nombre consolidé est une somme de nombres déjà publiés, donc rien ne se retrouve par "
+        "différence entre la consolidation et les bilans des structures (vérifié par algèbre "
+        "linéaire dans `tests/test_consolidate.py`).",
+        "- Limite : une case masquée par une seule structure masque la case consolidée, même "
+        "si le total serait grand ; seul un tiers de confiance recevant les journaux pourrait "
+        "faire mieux.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main(directory: str = "docs") -> None:
-    """Write ``sources.md`` and ``methodologie.md``."""
-    for name, text in (("sources.md", render()), ("methodologie.md", render_methodology())):
+    """Write ``sources.md``, ``methodologie.md`` and ``bilan.md``."""
+    for name, text in (("sources.md", render()), ("methodologie.md", render_methodology()),
+                       ("bilan.md", render_bilan())):
         path = Path(directory) / name
         path.write_text(text, encoding="utf-8")
         print(f"écrit : {path}")

@@ -22,6 +22,7 @@ import pandas as pd
 from fragility._files import atomic_write, sha256_of
 from fragility.accessibility import read_service_points
 from fragility.assessment import Assessment, AssessmentSettings, assess, simulated_log
+from fragility.bilan import Bilan, BilanSettings, compute_bilan
 from fragility.composite import INDEX_COLUMNS, IndexResult, load_config, territory_indices
 from fragility.errors import InputError
 from fragility.iris_table import IrisTable, build_iris_table
@@ -69,6 +70,9 @@ class Diagnostic:
         Composite indices by name (isolation, non-recours), with their uncertainty.
     assessment : Assessment or None
         Coverage, flags and proposed sites (see :mod:`fragility.assessment`).
+    bilan : Bilan or None
+        Activity of the log over its months (see :mod:`fragility.bilan`), when there is
+        a log; the report shows it without its per-area tables.
     """
 
     territory: Territory
@@ -76,6 +80,7 @@ class Diagnostic:
     files: list[Path]
     indices: dict[str, IndexResult] | None = None
     assessment: Assessment | None = None
+    bilan: Bilan | None = None
 
     def summary(self) -> str:
         """A short French summary for the terminal."""
@@ -355,8 +360,14 @@ def diagnose(
     with atomic_write(manifest_path, "w", encoding="utf-8") as handle:
         json.dump(manifest, handle, ensure_ascii=False, indent=2, default=_json_default)
     files.append(manifest_path)
+    bilan = None
+    if log_import is not None:
+        bilan = compute_bilan(
+            log_import.events, settings=BilanSettings(k=settings.k),
+            territory={"label": territory.label, "name": territory.name,
+                       "code": territory.code, "synthetic": bool(territory.is_synthetic)})
     result = Diagnostic(territory=territory, table=table, files=files, indices=results,
-                        assessment=assessment)
+                        assessment=assessment, bilan=bilan)
     report = write_report(result, out / "diagnostic.html", pdf=pdf)
     files.insert(len(files) - 1, report)
     if pdf:

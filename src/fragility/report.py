@@ -553,6 +553,16 @@ def _secret(assessment, k) -> dict:
     return out
 
 
+def _activity(diagnostic) -> dict | None:
+    """The activity section (bilan without its per-area tables), when there is a log."""
+    bilan = getattr(diagnostic, "bilan", None)
+    if bilan is None:
+        return None
+    from fragility.bilan import bilan_context
+
+    return bilan_context(bilan)
+
+
 def _context(diagnostic) -> dict:
     table = diagnostic.table
     gdf = table.gdf
@@ -587,6 +597,8 @@ def _context(diagnostic) -> dict:
         "sources": _sources(table, manifest),
         "secret": _secret(assessment, k),
         "warnings": list(table.warnings),
+        "activity": _activity(diagnostic),
+        "shift": 1 if getattr(diagnostic, "bilan", None) is not None else 0,
     }
 
 
