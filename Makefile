@@ -8,7 +8,7 @@ FRAGILITY_REAL_DATA ?= ../shared/data/real
 export FRAGILITY_REAL_DATA
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo reproduce test chromium lint format docs bench clean
+.PHONY: help venv demo reproduce test chromium lint format docs bench bench-quick clean
 
 help: ## Lister les commandes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,11 +52,12 @@ format: $(STAMP) ## Mettre en forme le code
 docs: $(STAMP) ## Régénérer docs/sources.md depuis le registre
 	$(BIN)/python -m fragility._docs
 
-bench: $(STAMP) ## Bancs d'essai (import, indices, accessibilité, zones sous-desservies) → bench/results*.md
-	$(BIN)/python bench/bench_logs.py
-	$(BIN)/python bench/bench_composite.py
-	$(BIN)/python bench/bench_accessibility.py
+bench: $(STAMP) ## Banc national (49 000 IRIS, journaux 1 M et 10 M, pairs) et détection → bench/results*.md
+	$(BIN)/python bench/bench_national.py
 	$(BIN)/python bench/bench_underserved.py
+
+bench-quick: $(STAMP) ## Banc national sur un petit territoire (essai rapide, résultats hors du dépôt)
+	$(BIN)/python bench/bench_national.py --quick
 
 clean: ## Supprimer les fichiers produits (pas le cache de téléchargement)
 	rm -rf reports/demo out .pytest_cache .ruff_cache

@@ -69,8 +69,8 @@ STEPS = {
     "coverage": ("modèle de contacts attendus et signalements", None, None),
     "2sfca": ("accessibilité 2SFCA (rayon 20 km), de bout en bout", 2.0, "2sfca_pair"),
     "lisa": ("LISA, 999 permutations", None, "lisa_pair"),
-    "report_epci": ("rapport HTML d'un EPCI", None, None),
     "diagnose_epci": ("diagnose d'un EPCI (journal simulé)", 15.0, None),
+    "report_epci": ("rapport HTML d'un EPCI", None, None),
     "diagnose_national": ("diagnose national (journal de {small} événements)", 300.0,
                           None),
     "dask_1m": ("import de {small} événements, moteur Dask (comparé au moteur pandas)",
@@ -526,27 +526,32 @@ def _lisa_pair(ctx: Context, repeats: int) -> dict:
     return {"times": times, "rows": len(y), "check": check}
 
 
-def _report_epci(ctx: Context, repeats: int) -> dict:
-    from fragility.diagnose import diagnose
-    from fragility.report import write_report
-
-    territory = national.epci_territory(ctx.data.data_dir, ctx.data.epci)
-    out = ctx.work / "epci_report"
-    result = diagnose(territory, out, progress=False)
-    times, _ = _timed(lambda: write_report(result, out / "rapport.html"), repeats)
-    return {"times": times, "rows": len(result.table.gdf),
-            "check": {"epci": ctx.data.epci}}
-
-
 def _diagnose_epci(ctx: Context, repeats: int) -> dict:
+    import pickle
+
     from fragility.diagnose import diagnose
 
     territory = national.epci_territory(ctx.data.data_dir, ctx.data.epci)
     runs = iter(range(repeats))
     times, result = _timed(
         lambda: diagnose(territory, ctx.work / f"epci_{next(runs)}", progress=False), repeats)
+    with open(ctx.work / "epci.pkl", "wb") as handle:  # for the report step
+        pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
     return {"times": times, "rows": len(result.table.gdf),
             "check": {"epci": ctx.data.epci, "fichiers": len(result.files)}}
+
+
+def _report_epci(ctx: Context, repeats: int) -> dict:
+    import pickle
+
+    from fragility.report import write_report
+
+    with open(ctx.work / "epci.pkl", "rb") as handle:
+        result = pickle.load(handle)
+    out = ctx.work / "epci_report"
+    times, _ = _timed(lambda: write_report(result, out / "rapport.html"), repeats)
+    return {"times": times, "rows": len(result.table.gdf),
+            "check": {"epci": ctx.data.epci}}
 
 
 def _diagnose_national(ctx: Context, repeats: int) -> dict:
@@ -611,8 +616,8 @@ CHILDREN = {
     "2sfca_pair": _2sfca_pair,
     "lisa": _lisa,
     "lisa_pair": _lisa_pair,
-    "report_epci": _report_epci,
     "diagnose_epci": _diagnose_epci,
+    "report_epci": _report_epci,
     "diagnose_national": _diagnose_national,
     "dask_1m": _dask,
 }
@@ -634,8 +639,19 @@ def child(step: str, scale: national.Scale, repeats: int, work: Path, result: Pa
 # ── orchestration and output ────────────────────────────────────────────────────────────────
 
 
-def _run_child(step: str, scale: national.Scale, repeats: int, work: Path) -> dict:
+def _run_child(step: str, scale: national.Scale, repeats: int, work: Path,
+               in_process: bool = False) -> dict:
     result = work / f"{step}.json"
+    if in_process:  # smoke tests: no child process, peak memory of the whole process
+        start = time.perf_counter()
+        try:
+            child(step, scale, repeats, work, result)
+        except Exception as exc:
+            return {"times": [], "rows": 0, "error": f"{type(exc).__name__}: {exc}",
+                    "wall_s": time.perf_counter() - start}
+        out = json.loads(result.read_text(encoding="utf-8"))
+        out["wall_s"] = time.perf_counter() - start
+        return out
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--child", step, "--scale",
@@ -785,12 +801,34 @@ def write_results(rows: dict, meta: dict, out: Path) -> tuple[Path, Path]:
 
 
 def main(quick: bool = False, repeats: int | None = None, out: Path | None = None,
-         steps: list[str] | None = None) -> dict:
-    """Run the suite (each step in its own child process) and write the result files."""
-    scale = national.QUICK if quick else national.NATIONAL
+         steps: list[str] | None = None, *, scale: national.Scale | None = None,
+         in_process: bool = False) -> dict:
+    """Run the suite (each step in its own child process) and write the result files.
+
+    Parameters
+    ----------
+    quick : bool, default False
+        Small territory (:data:`national.QUICK`); results outside the repository.
+    repeats : int, optional
+        Trials per step (default 3, 2 with ``quick``).
+    out : pathlib.Path, optional
+        Folder of ``results.md`` and ``results.json`` (default ``bench/``).
+    steps : list of str, optional
+        Steps to run (default: all of :data:`STEPS`).
+    scale : national.Scale, optional
+        Any other size (tests use a tiny one).
+    in_process : bool, default False
+        Run the steps in this process (smoke tests); peak memory is then the process's.
+
+    Returns
+    -------
+    dict
+        ``rows`` (the measures by step), ``markdown`` and ``json`` (the files written).
+    """
+    scale = scale or (national.QUICK if quick else national.NATIONAL)
     repeats = repeats or (2 if quick else 3)
     if out is None:
-        out = (national.cache_home() / "resultats-rapides") if quick else HERE
+        out = HERE if scale is national.NATIONAL else national.cache_home() / "resultats"
     start_all = time.perf_counter()
     load_start = os.getloadavg()[0]
     print(f"Données ({scale.name})…", flush=True)
@@ -800,15 +838,15 @@ def main(quick: bool = False, repeats: int | None = None, out: Path | None = Non
     work = Path(tempfile.mkdtemp(prefix="travail-", dir=home))
     rows: dict[str, dict] = {}
     try:
-        prep = _run_child("prepare", scale, 1, work)
+        prep = _run_child("prepare", scale, 1, work, in_process)
         if prep.get("error"):
             raise RuntimeError(f"préparation impossible : {prep['error']}")
         for step in steps or list(STEPS):
-            raw = _run_child(step, scale, repeats, work)
+            raw = _run_child(step, scale, repeats, work, in_process)
             row = _summary(raw)
             peer_id = STEPS[step][2]
             if peer_id:
-                peer = _summary(_run_child(peer_id, scale, repeats, work))
+                peer = _summary(_run_child(peer_id, scale, repeats, work, in_process))
                 row["pair"] = peer
                 if row["mediane_s"] and peer["mediane_s"]:
                     row["ratio"] = peer["mediane_s"] / row["mediane_s"]
