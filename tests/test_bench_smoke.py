@@ -21,6 +21,7 @@ def bench(monkeypatch, tmp_path):
     return national, bench_national
 
 
+@pytest.mark.slow
 def test_suite_writes_every_row(bench, tmp_path):
     national, suite = bench
     tiny = national.Scale("tiny", split_iris=150, rural=120, biggest_city=40, services=12,
