@@ -839,7 +839,8 @@ def bilan_context(bilan: Bilan) -> dict:
                     "rows": _rows(bilan, name)}
                    for name, spec in TABLES.items()],
         "chart": monthly_chart(bilan),
-        "log": bilan.log,
+        "log": {key: fr_int(value) if isinstance(value, (int, np.integer)) else value
+                for key, value in bilan.log.items()},
     }
 
 
