@@ -639,6 +639,38 @@ def child(step: str, scale: national.Scale, repeats: int, work: Path, result: Pa
 # ── orchestration and output ────────────────────────────────────────────────────────────────
 
 
+#: Limits of one child on a shared machine: resident memory (MB) and duration (s).
+LIMITS = {"memoire_mo": 12_000.0, "duree_s": 1_800.0}
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024 / 1e6
+    except OSError:
+        pass
+    return 0.0
+
+
+def _watch(proc: subprocess.Popen, memory_mb: float, seconds: float) -> str | None:
+    """Wait for ``proc``; stop it past the memory or time limit and say why (French)."""
+    start = time.perf_counter()
+    while proc.poll() is None:
+        elapsed = time.perf_counter() - start
+        rss = _rss_mb(proc.pid)
+        if rss > memory_mb or elapsed > seconds:
+            proc.kill()
+            proc.wait()
+            if rss > memory_mb:
+                return (f"arrêté par le banc : mémoire résidente {rss:,.0f} Mo > limite "
+                        f"{memory_mb:,.0f} Mo après {elapsed:,.0f} s").replace(",", "\u202f")
+            return f"arrêté par le banc : plus de {seconds:,.0f} s".replace(",", "\u202f")
+        time.sleep(0.2)
+    return None
+
+
 def _run_child(step: str, scale: national.Scale, repeats: int, work: Path,
                in_process: bool = False) -> dict:
     result = work / f"{step}.json"
@@ -653,14 +685,20 @@ def _run_child(step: str, scale: national.Scale, repeats: int, work: Path,
         out["wall_s"] = time.perf_counter() - start
         return out
     start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", step, "--scale",
-         scale.name, "--repeats", str(repeats), "--work", str(work), "--result", str(result)],
-        capture_output=True, text=True, check=False)
+    log = work / f"{step}.log"
+    with open(log, "w", encoding="utf-8") as handle:
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--child", step, "--scale",
+             scale.name, "--repeats", str(repeats), "--work", str(work), "--result",
+             str(result)], stdout=handle, stderr=subprocess.STDOUT, text=True)
+        stopped = _watch(proc, LIMITS["memoire_mo"], LIMITS["duree_s"])
     wall = time.perf_counter() - start
+    if stopped:
+        return {"times": [], "rows": 0, "error": stopped, "wall_s": wall}
     if proc.returncode != 0 or not result.is_file():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        return {"times": [], "rows": 0, "error": " | ".join(tail), "wall_s": wall}
+        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        return {"times": [], "rows": 0, "error": " | ".join(lines[-3:]) or
+                f"processus arrêté (code {proc.returncode})", "wall_s": wall}
     out = json.loads(result.read_text(encoding="utf-8"))
     out["wall_s"] = wall
     return out
@@ -742,7 +780,9 @@ def write_results(rows: dict, meta: dict, out: Path) -> tuple[Path, Path]:
         "dans la même exécution, sur les mêmes entrées. Charge moyenne de la machine (1 min) "
         "au début des étapes : "
         + (f"{_fr(min(loads), 1)} à {_fr(max(loads), 1)}" if loads else "inconnue")
-        + " (au-delà de 1, d'autres processus partageaient les 2 cœurs).",
+        + " (au-delà de 1, d'autres processus partageaient les 2 cœurs). Une étape est "
+        f"arrêtée au-delà de {_fr(LIMITS['memoire_mo'])} Mo de mémoire résidente ou de "
+        f"{_fr(LIMITS['duree_s'])} s (machine partagée).",
         "",
         "| étape | lignes | médiane | essais | lignes/s | pic mémoire | pair | médiane du pair "
         "| ratio | objectif | statut |",
@@ -876,11 +916,16 @@ if __name__ == "__main__":
     parser.add_argument("--out", type=Path, default=None,
                         help="dossier des fichiers de résultats (défaut : bench/)")
     parser.add_argument("--steps", nargs="*", default=None, help="étapes à lancer")
+    parser.add_argument("--memoire-max", type=float, default=LIMITS["memoire_mo"],
+                        help="mémoire résidente maximale d'une étape, en Mo (défaut 12 000)")
+    parser.add_argument("--duree-max", type=float, default=LIMITS["duree_s"],
+                        help="durée maximale d'une étape (tous essais), en s (défaut 1 800)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--scale", default="national", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    LIMITS.update(memoire_mo=args.memoire_max, duree_s=args.duree_max)
     if args.child:
         child(args.child, national.QUICK if args.scale == "quick" else national.NATIONAL,
               args.repeats or 1, args.work, args.result)
