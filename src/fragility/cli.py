@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from pathlib import Path
@@ -430,6 +431,44 @@ def logs_check(
         typer.echo(f"  … et {rejected - 20} autre(s) ligne(s) rejetée(s).")
 
 
+@contextlib.contextmanager
+def _dask_scheduler(engine: str, address: str | None):
+    """Where ``--engine dask`` computes: a cluster given by address, else local threads.
+
+    With a terminal, the local computation shows Dask's progress bar on stderr.
+    """
+    from fragility.errors import ConfigError, InputError
+
+    if address is not None and engine != "dask":
+        raise InputError("--scheduler ne s'utilise qu'avec --engine dask.")
+    if engine != "dask":
+        yield
+        return
+    try:
+        if address is None:
+            from dask.diagnostics import ProgressBar
+        else:
+            from distributed import Client
+    except ImportError as exc:
+        raise ConfigError(
+            f"le moteur dask demande le paquet « {(exc.name or '').split('.')[0]} », absent : "
+            "installez-le avec pip install 'fragility[dask]'."
+        ) from exc
+    if address is None:
+        with ProgressBar(out=sys.stderr) if sys.stderr.isatty() else contextlib.nullcontext():
+            yield
+        return
+    try:
+        client = Client(address, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise FragilityError(
+            f"impossible de joindre l'ordonnanceur Dask « {address} » ({type(exc).__name__}) : "
+            "vérifiez l'adresse (tcp://hôte:8786) et que le port est ouvert."
+        ) from None
+    with client:
+        yield
+
+
 @logs_app.command("import")
 @_friendly
 def logs_import(
@@ -449,14 +488,34 @@ def logs_import(
     departement: Departement = None,
     data_dir: DataDir = None,
     seed: Seed = 0,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            metavar="[pandas|dask]",
+            help="Moteur d'import : pandas (tout en mémoire, par défaut) ou dask (par "
+            "partitions ; FILE peut alors être un dossier Parquet partitionné). Voir "
+            "docs/passage-a-l-echelle.md.",
+        ),
+    ] = "pandas",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            metavar="ADRESSE",
+            help="Avec --engine dask : adresse d'un ordonnanceur Dask existant "
+            "(tcp://hôte:8786) ; sans elle, calcul local en threads.",
+        ),
+    ] = None,
 ) -> None:
     """Importer un export : valider, pseudonymiser, localiser ; écrire le journal et les rejets."""
     from fragility.publish import import_and_publish
 
     territory = _territory(demo, epci, communes, departement, data_dir, seed)
-    result, paths = import_and_publish(
-        file, territory, out, key_file=key_file, mapping=mapping, k=k
-    )
+    with _dask_scheduler(engine, scheduler):
+        result, paths = import_and_publish(
+            file, territory, out, key_file=key_file, mapping=mapping, k=k, engine=engine
+        )
     typer.echo(result.summary())
     typer.echo("Écrit : " + ", ".join(str(p) for p in paths))
 

@@ -35,6 +35,7 @@ def import_and_publish(
     key_file: str | os.PathLike | None = None,
     mapping: str | os.PathLike | None = None,
     k: int = 11,
+    engine: str = "pandas",
 ) -> tuple[LogImport, list[Path]]:
     """Import a log on a territory; write the log, rejects, report and protected tables.
 
@@ -54,6 +55,8 @@ def import_and_publish(
         Header/value mapping file.
     k : int, default 11
         Disclosure threshold (distinct persons per published cell).
+    engine : {"pandas", "dask"}, default "pandas"
+        Import engine (see :func:`fragility.logs.importer.read_log`).
 
     Returns
     -------
@@ -62,7 +65,7 @@ def import_and_publish(
     out = Path(out_dir)
     table = build_iris_table(territory)
     gdf = table.gdf
-    result = read_log(path, gdf, key=key, key_file=key_file, mapping=mapping)
+    result = read_log(path, gdf, key=key, key_file=key_file, mapping=mapping, engine=engine)
     paths = result.write(out)
     epci_of = gdf.drop_duplicates("commune").set_index("commune")["epci"].dropna().to_dict()
     if territory.kind == "epci" or territory.is_synthetic:

@@ -15,7 +15,7 @@ import geopandas as gpd
 import pandas as pd
 
 from fragility._files import atomic_path, atomic_write
-from fragility.errors import FragilityError
+from fragility.errors import ConfigError, FragilityError, InputError
 from fragility.logs.locate import locate
 from fragility.logs.pii import assert_no_pii
 from fragility.logs.pseudonymise import load_key, pseudonymise
@@ -100,6 +100,24 @@ def _reason_kinds(rejects: pd.DataFrame) -> pd.Series:
     return motifs.str.replace(r"\s*[(:«].*$", "", regex=True).str.strip()
 
 
+_DASK_PACKAGES = frozenset({"dask", "distributed", "dask_geopandas", "pyarrow"})
+
+
+def _dask_reader():
+    """:func:`~fragility.logs.dask_engine.read_log_dask`, imported only when asked for."""
+    try:
+        from fragility.logs.dask_engine import read_log_dask
+    except ImportError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing not in _DASK_PACKAGES:
+            raise
+        raise ConfigError(
+            f"le moteur dask demande le paquet « {missing} », absent : installez-le avec "
+            "pip install 'fragility[dask]'."
+        ) from exc
+    return read_log_dask
+
+
 def read_log(
     path: str | os.PathLike,
     iris: gpd.GeoDataFrame,
@@ -109,6 +127,7 @@ def read_log(
     mapping: str | os.PathLike | None = None,
     qpv: set[str] | None = None,
     today=None,
+    engine: str = "pandas",
 ) -> LogImport:
     """Import a mediation export: read, validate, pseudonymise, guard, locate.
 
@@ -128,6 +147,12 @@ def read_log(
         QPV codes of the territory.
     today : datetime.date, optional
         Reference date for "future date" checks (default: today).
+    engine : {"pandas", "dask"}, default "pandas"
+        ``"pandas"``: everything in memory on this machine. ``"dask"``: partition by
+        partition with :func:`fragility.logs.dask_engine.read_log_dask` (same result;
+        ``path`` may then also be a directory written by
+        :func:`~fragility.logs.dask_engine.to_partitioned_parquet`); needs the ``dask``
+        extra (``pip install 'fragility[dask]'``).
 
     Returns
     -------
@@ -139,7 +164,21 @@ def read_log(
         No key.
     PrivacyError
         A direct identifier survived in a kept column (fails closed).
+    InputError
+        Unknown ``engine``.
+    ConfigError
+        ``engine="dask"`` without Dask installed.
     """
+    if engine == "dask":
+        read_log_dask = _dask_reader()
+        return read_log_dask(path, iris, key=key, key_file=key_file, mapping=mapping, qpv=qpv,
+                             today=today)
+    if engine != "pandas":
+        raise InputError(f"moteur inconnu : « {engine} » (moteurs : pandas, dask).",
+                         field="engine")
+    if Path(path).is_dir():
+        raise InputError("ce chemin est un dossier : un export partitionné (Parquet) se lit "
+                         "avec le moteur dask (engine=\"dask\", --engine dask).", path=path)
     secret = load_key(key, key_file=key_file)
     raw = read_export(path, mapping=mapping)
     communes = set(iris["commune"]) if "commune" in iris else None
