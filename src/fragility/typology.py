@@ -27,6 +27,14 @@ Method
    the Hungarian algorithm (``scipy.optimize.linear_sum_assignment`` on the contingency
    table), the share of re-fits in which each IRIS stays in its profile.
 
+k-means runs on one OpenMP thread when there are at most :data:`SINGLE_THREAD_MAX_IRIS`
+classified IRIS: scikit-learn's Lloyd iterations work on chunks of 256 samples, so a
+smaller frame is a single chunk and extra threads only add synchronisation, which gets
+very slow (five times or more) on a busy machine. The Lloyd arithmetic is the same, so
+labels, centroids and stability do not change; only a sum reduced across threads, such as
+the inertia reported by :func:`choose_n_profiles`, may differ in its last digits (about
+1e-13 relative), and on one thread it no longer depends on the machine's number of cores.
+
 Naming rules
 ------------
 Each profile's z-score centroid is scored against every rule of :data:`PROFILE_RULES`:
@@ -109,6 +117,9 @@ DESCRIPTION_THRESHOLD = 0.5
 DESCRIPTION_TERMS = 3
 #: Sample size above which the silhouette is estimated on a random sample.
 SILHOUETTE_SAMPLE = 5000
+#: Up to this many classified IRIS (scikit-learn's chunk of samples), k-means runs on a
+#: single OpenMP thread: same labels, without the threads' synchronisation cost.
+SINGLE_THREAD_MAX_IRIS = 256
 
 #: Short French label of each indicator and whether it is feminine (for the adjective).
 LABELS_FR: dict[str, tuple[str, bool]] = {
@@ -360,27 +371,28 @@ class Typology:
         k = self.n_profiles
         _check_k(k, len(data.values))
 
-        self.pipeline_ = _pipeline(k, seed, self.n_init).fit(data.values.to_numpy())
-        z = self.pipeline_[:-1].transform(data.values.to_numpy())
-        raw = self.pipeline_.named_steps["impute"].transform(data.values.to_numpy())
-        labels = _canonical_labels(self.pipeline_.named_steps["kmeans"].labels_, z, k)
+        with _kmeans_threads(len(data.values)):
+            self.pipeline_ = _pipeline(k, seed, self.n_init).fit(data.values.to_numpy())
+            z = self.pipeline_[:-1].transform(data.values.to_numpy())
+            raw = self.pipeline_.named_steps["impute"].transform(data.values.to_numpy())
+            labels = _canonical_labels(self.pipeline_.named_steps["kmeans"].labels_, z, k)
 
-        seeds = _other_seeds(seed, self.reseeds)
-        ari, stays = [], np.zeros(len(labels))
-        for other_seed in seeds:
-            refit = (
-                clone(self.pipeline_.named_steps["kmeans"])
-                .set_params(random_state=other_seed)
-                .fit(z)
-                .labels_
-            )
-            ari.append(adjusted_rand_score(labels, refit))
-            table = np.zeros((k, k))
-            np.add.at(table, (refit, labels), 1)
-            rows, cols = linear_sum_assignment(table, maximize=True)
-            matched = np.empty(k, dtype=int)
-            matched[rows] = cols
-            stays += matched[refit] == labels
+            seeds = _other_seeds(seed, self.reseeds)
+            ari, stays = [], np.zeros(len(labels))
+            for other_seed in seeds:
+                refit = (
+                    clone(self.pipeline_.named_steps["kmeans"])
+                    .set_params(random_state=other_seed)
+                    .fit(z)
+                    .labels_
+                )
+                ari.append(adjusted_rand_score(labels, refit))
+                table = np.zeros((k, k))
+                np.add.at(table, (refit, labels), 1)
+                rows, cols = linear_sum_assignment(table, maximize=True)
+                matched = np.empty(k, dtype=int)
+                matched[rows] = cols
+                stays += matched[refit] == labels
 
         z_centroids = pd.DataFrame(z, columns=data.columns).groupby(labels).mean()
         raw_centroids = pd.DataFrame(raw, columns=data.columns).groupby(labels).mean()
@@ -515,7 +527,8 @@ def choose_n_profiles(
     rows = []
     for k in ks:
         _check_k(k, n, maximum=n - 1, name="candidates")
-        pipeline = _pipeline(k, seed, n_init).fit(data.values.to_numpy())
+        with _kmeans_threads(n):
+            pipeline = _pipeline(k, seed, n_init).fit(data.values.to_numpy())
         z = pipeline[:-1].transform(data.values.to_numpy())
         labels = pipeline.named_steps["kmeans"].labels_
         sample = SILHOUETTE_SAMPLE if n > SILHOUETTE_SAMPLE else None
@@ -634,6 +647,23 @@ def _pipeline(k: int, seed: int, n_init: int):
             ("kmeans", KMeans(n_clusters=k, random_state=seed, n_init=n_init)),
         ]
     )
+
+
+def _kmeans_threads(n_samples: int):
+    """Context limiting OpenMP to one thread for a frame of one k-means chunk.
+
+    scikit-learn's Lloyd iterations split the samples in chunks of 256, one per thread;
+    up to :data:`SINGLE_THREAD_MAX_IRIS` samples there is a single chunk, so the labels
+    are the same on one thread, without the cost of synchronising idle threads (see the
+    module docstring). Larger frames keep scikit-learn's default.
+    """
+    import contextlib
+
+    if n_samples > SINGLE_THREAD_MAX_IRIS:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="openmp")
 
 
 def _check_int(value, name: str, minimum: int) -> None:
