@@ -164,3 +164,82 @@ def is_blank(png: bytes, *, threshold: float = 3.0) -> bool:
 
     image = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
     return float(image.std()) < threshold
+
+
+# --------------------------------------------------------------------------------------
+# One demo diagnostic for the whole session (read-only)
+# --------------------------------------------------------------------------------------
+
+
+class DemoRun:
+    """The demo diagnostic shared by the session: ``fragility diagnose --demo`` run once.
+
+    ``result`` is the :class:`~fragility.diagnose.Diagnostic` the command computed,
+    ``out`` its output folder, ``output`` and ``exit_code`` what the command printed and
+    returned. Read-only: a test that changes a file or an object copies it first (e.g.
+    ``shutil.copytree(run.out, tmp_path / "copie")``).
+    """
+
+    def __init__(self, result, out: Path, output: str, exit_code: int):
+        self.result = result
+        self.out = out
+        self.output = output
+        self.exit_code = exit_code
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> DemoRun:
+    """``fragility diagnose --demo --out <dossier>`` (default settings, seed 0), run once.
+
+    Through the command line, so that the CLI test checks this very run; the
+    :class:`~fragility.diagnose.Diagnostic` is recorded on the way by wrapping
+    :func:`fragility.diagnose.diagnose` (the command imports it when it runs). It is the
+    same run as ``diagnose(Territory.demo(), out, progress=False)``: the command's
+    settings are :class:`~fragility.assessment.AssessmentSettings`' defaults.
+    """
+    import importlib
+
+    from typer.testing import CliRunner
+
+    from fragility.cli import app
+
+    module = importlib.import_module("fragility.diagnose")  # not the function `fragility.diagnose`
+
+    out = tmp_path_factory.mktemp("demo-diagnostic") / "demo"
+    captured = []
+    original = module.diagnose
+
+    def recording(*args, **kwargs):
+        result = original(*args, **kwargs)
+        captured.append(result)
+        return result
+
+    with pytest.MonkeyPatch.context() as mp:  # never the user's cache
+        mp.setenv("FRAGILITY_DATA_DIR", str(tmp_path_factory.mktemp("demo-diagnostic-cache")))
+        mp.setattr(module, "diagnose", recording)
+        invoked = CliRunner().invoke(app, ["diagnose", "--demo", "--out", str(out)])
+    if len(captured) != 1:
+        pytest.fail(f"diagnostic de démonstration en échec (code {invoked.exit_code}) :\n"
+                    f"{invoked.output}\n{invoked.exception!r}")
+    return DemoRun(captured[0], out, invoked.output, invoked.exit_code)
+
+
+@pytest.fixture(scope="session")
+def pack_tables(real_data, tmp_path_factory) -> dict:
+    """The IRIS table of every EPCI of the real pack (``cog/epci_dep21.json``), built once.
+
+    ``{code EPCI: IrisTable}`` in the file's order. Read-only: several modules check these
+    tables, none may change them.
+    """
+    import json
+
+    from fragility.iris_table import build_iris_table
+    from fragility.territory import Territory
+
+    epcis = json.loads((real_data / "cog" / "epci_dep21.json").read_text(encoding="utf-8"))
+    with pytest.MonkeyPatch.context() as mp:  # never the user's cache
+        mp.setenv("FRAGILITY_DATA_DIR", str(tmp_path_factory.mktemp("pack-cache")))
+        return {
+            epci["code"]: build_iris_table(Territory.from_epci(epci["code"], data_dir=real_data))
+            for epci in epcis
+        }

@@ -87,11 +87,11 @@ def test_help_is_french():
     assert result.exit_code == 0 and "diagnostic territorial" in result.output
 
 
-def test_diagnose_demo(tmp_path):
-    result = runner.invoke(app, ["diagnose", "--demo", "--out", str(tmp_path / "demo")])
-    assert result.exit_code == 0, result.output
-    assert "Territoire de démonstration — données synthétiques" in result.output
-    assert (tmp_path / "demo" / "figures" / "taux_pauvrete.png").stat().st_size > 10_000
+def test_diagnose_demo(demo_run):
+    # `fragility diagnose --demo --out <dossier>`, run once for the session (conftest)
+    assert demo_run.exit_code == 0, demo_run.output
+    assert "Territoire de démonstration — données synthétiques" in demo_run.output
+    assert (demo_run.out / "figures" / "taux_pauvrete.png").stat().st_size > 10_000
 
 
 def test_demo_refuses_data_dir(tmp_path):

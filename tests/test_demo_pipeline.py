@@ -56,10 +56,11 @@ def test_filosofi_commune_fallback(demo_table):
     assert set(reasons.loc[rural.index, "reason"]) == {"valeur_communale"}
 
 
-def test_diagnose_writes_outputs_and_is_reproducible(tmp_path, demo_table):
-    first = diagnose(demo_table.territory, tmp_path / "a", progress=False)
+def test_diagnose_writes_outputs_and_is_reproducible(tmp_path, demo_table, demo_run):
+    # The first run is the session's demo diagnostic (same territory, defaults, seed 0).
+    first, a = demo_run.result, demo_run.out
     second = diagnose(demo_table.territory, tmp_path / "b", progress=False)
-    names = {str(p.relative_to(tmp_path / "a")) for p in first.files}
+    names = {str(p.relative_to(a)) for p in first.files}
     assert names == {
         "iris.gpkg",
         "iris.csv",
@@ -76,12 +77,11 @@ def test_diagnose_writes_outputs_and_is_reproducible(tmp_path, demo_table):
         "carte.html",
         "diagnostic.html",
     }
-    a = (tmp_path / "a" / "iris.csv").read_bytes()
-    assert a == (tmp_path / "b" / "iris.csv").read_bytes()
-    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text(encoding="utf-8"))
+    assert (a / "iris.csv").read_bytes() == (tmp_path / "b" / "iris.csv").read_bytes()
+    manifest = json.loads((a / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["territoire"]["synthetique"] is True
     assert {e["couche"] for e in manifest["entrees"]} >= {"iris_contours", "census_population"}
     assert all(len(e["sha256"]) == 64 for e in manifest["entrees"])
-    csv = pd.read_csv(tmp_path / "a" / "iris.csv", sep=";", dtype={"iris": str})
+    csv = pd.read_csv(a / "iris.csv", sep=";", dtype={"iris": str})
     assert csv.columns[0] == "iris" and len(csv) == len(demo_table.gdf)
     assert "Territoire de démonstration" in second.summary()

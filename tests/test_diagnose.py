@@ -35,10 +35,11 @@ def test_demo_every_iris_scored_or_explained(tmp_path, monkeypatch):
 
 
 @pytest.mark.real_data
-def test_real_territories_every_iris_scored_or_explained(real_data):
+def test_real_territories_every_iris_scored_or_explained(real_data, pack_tables):
     epcis = json.loads((real_data / "cog" / "epci_dep21.json").read_text(encoding="utf-8"))
-    for epci in epcis:
-        _check_every_iris(build_iris_table(Territory.from_epci(epci["code"], data_dir=real_data)))
+    assert list(pack_tables) == [epci["code"] for epci in epcis]
+    for table in pack_tables.values():  # built once for the session (conftest)
+        _check_every_iris(table)
 
 
 @pytest.mark.slow

@@ -15,9 +15,8 @@ import pytest
 from shapely.geometry import box
 
 from fragility import maps
-from fragility.diagnose import diagnose
 from fragility.errors import InputError
-from fragility.territory import Territory, catalogue_for
+from fragility.territory import catalogue_for
 from fragility.underserved import FLAGS
 
 FRENCH_LAYERS = [
@@ -35,14 +34,11 @@ TILES = ("tile.openstreetmap", "openstreetmap")
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """The demo diagnostic, run once: published IRIS frame, services, QPV, sites."""
-    with pytest.MonkeyPatch.context() as mp:  # never the user's cache
-        mp.setenv("FRAGILITY_DATA_DIR", str(tmp_path_factory.mktemp("maps-cache")))
-        territory = Territory.demo()
-        result = diagnose(territory, tmp_path_factory.mktemp("maps-out"), progress=False)
-        gdf = result.table.gdf
-        qpv = catalogue_for(territory.data_dir).read("qpv_contours", crs=str(gdf.crs)).frame
+def demo(demo_run):
+    """The session's demo diagnostic (conftest): published IRIS frame, services, QPV, sites."""
+    result = demo_run.result
+    gdf = result.table.gdf
+    qpv = catalogue_for(result.territory.data_dir).read("qpv_contours", crs=str(gdf.crs)).frame
     return {
         "gdf": gdf,
         "services": result.table.services,

@@ -1,7 +1,8 @@
 """The diagnostic report (``diagnostic.html`` / ``.pdf``) of the demo territory.
 
-One ``diagnose`` run per mode (journal simulated on the demo, then potential mode); the
-report is checked against the run's own tables: every figure read back from the HTML
+One ``diagnose`` run per mode (journal simulated on the demo: the session's shared run,
+see ``demo_run`` in ``conftest.py``; then potential mode); the report ``diagnose`` wrote
+is checked against the run's own tables: every figure read back from the HTML
 must equal the published frame, the suppression manifest or
 ``compute_indicators(..., level="commune")``; no count between 1 and k − 1 may appear.
 The browser tests open the page offline in Debian's Chromium.
@@ -45,8 +46,10 @@ def _run(tmp_path_factory, name: str, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def journal(tmp_path_factory):
-    return _run(tmp_path_factory, "journal")
+def journal(demo_run):
+    """The session's demo diagnostic (conftest; simulated journal): its own report."""
+    path = demo_run.out / "diagnostic.html"
+    return demo_run.result, path, Page(path.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
