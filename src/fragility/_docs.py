@@ -297,7 +297,8 @@ def render_bilan() -> str:
                              f"{spec.unit} | {spec.shows} | {spec.limits} |")
     lines += [
         "",
-        f"Les IRIS « au plus fort risque » sont les {round(100 * TOP_NEED_SHARE)}\u202f% d'IRIS (arrondi) à "
+        f"Les IRIS « au plus fort risque » sont les {round(100 * TOP_NEED_SHARE)}\u202f% "
+        "d'IRIS (arrondi) à "
         "l'indice le plus élevé parmi ceux qui en ont un. Partenaires d'accès aux droits : "
         + ", ".join(f"`{p}`" for p in ACCESS_PARTNERS) + ".",
         "",
