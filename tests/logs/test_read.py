@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 
 from fragility.errors import InputError
-from fragility.logs.read import RawExport, load_mapping, read_export, sniff_separator
+from fragility.logs.read import (
+    RawExport,
+    iter_export,
+    load_mapping,
+    read_export,
+    sniff_separator,
+)
 
 HEADER = "Date de l'intervention;Registre d'intervention;Thématique;Code IRIS;Tranche d'âge"
 ROW = "15/03/2024;Présence active;Santé;010010000;25-39 ans"
@@ -413,3 +419,74 @@ def test_mapping_file_missing_or_wrong_extension(tmp_path):
     other.write_text("{}", encoding="utf-8")
     with pytest.raises(InputError, match=r"\.yml, \.yaml ou \.toml"):
         load_mapping(other)
+
+
+# --------------------------------------------------------------------------- in pieces
+
+
+def _pieces(path: Path, rows: int, **kwargs) -> list[RawExport]:
+    return list(iter_export(path, rows=rows, **kwargs))
+
+
+def _same_as_whole(path: Path, rows: int, **kwargs) -> list[RawExport]:
+    whole = read_export(path, **kwargs)
+    pieces = _pieces(path, rows, **kwargs)
+    joined = pd.concat([p.frame for p in pieces])
+    pd.testing.assert_frame_equal(joined, whole.frame)
+    last = pieces[-1]
+    assert (last.encoding, last.separator, last.columns, last.unknown_columns,
+            last.identifier_columns) == (whole.encoding, whole.separator, whole.columns,
+                                         whole.unknown_columns, whole.identifier_columns)
+    assert sum(p.n_rows for p in pieces) == whole.n_rows
+    return pieces
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 1000])
+def test_pieces_equal_the_whole_with_multiline_cells_blank_rows_and_cp1252(tmp_path, rows):
+    lines = [HEADER + ";Commentaire;Nom", ROW + ';"première ligne', 'deuxième ligne";Durand', "",
+             ";;;;;;", ROW.replace("15/03", "16/03") + ';"a\r\nb\r\nc";Éloi',
+             ROW.replace("Santé", "Logement") + ";ok;Zoé"]
+    path = write(tmp_path, lines, encoding="cp1252")
+    pieces = _same_as_whole(path, rows)
+    assert pieces[-1].encoding == "cp1252"
+    assert list(pd.concat([p.frame for p in pieces]).index) == [2, 6, 9]
+
+
+@pytest.mark.parametrize("lines, encoding", [
+    (["sep=,", "Date,Registre,IRIS,", "15/03/2024,Veille,01,", "16/03/2024,Veille,02,x"],
+     "utf-8"),
+    ([HEADER, ROW, ROW.replace("Santé", "Éducation, scolarité")], "utf-8-sig"),
+    ([HEADER.replace(";", "\t"), ROW.replace(";", "\t")], "utf-16"),
+])
+def test_pieces_equal_the_whole_for_hints_boms_and_headerless_columns(tmp_path, lines, encoding):
+    _same_as_whole(write(tmp_path, lines, encoding=encoding), 1)
+
+
+def test_pieces_of_a_spreadsheet_or_parquet_are_slices(tmp_path):
+    path = tmp_path / "export.parquet"
+    pd.DataFrame({"Date": ["15/03/2024", "16/03/2024", "17/03/2024"],
+                  "Registre": ["Veille"] * 3}).to_parquet(path)
+    assert [p.n_rows for p in _same_as_whole(path, 2)] == [2, 1]
+
+
+def test_pieces_keep_the_errors_of_the_whole(tmp_path):
+    ragged = write(tmp_path, [HEADER, ROW, ROW, ROW + ";en trop"], name="ragged.csv")
+    with pytest.raises(InputError, match="6 champs au lieu de 5") as info:
+        _pieces(ragged, 1)
+    assert info.value.line == 4
+    damaged = tmp_path / "abime.csv"
+    damaged.write_bytes((HEADER + "\n" + ROW + "\n").encode("utf-8") + b"\xe9t\xe9;x\n")
+    with pytest.raises(InputError, match="UTF-8 abîmé") as info:
+        _pieces(damaged, 1)
+    assert info.value.line == 3
+    with pytest.raises(InputError, match="aucune ligne de données"):
+        _pieces(write(tmp_path, [HEADER, ";;;;"], name="entete.csv"), 1)
+    with pytest.raises(InputError, match="invalide"):
+        _pieces(ragged, 0)
+
+
+def test_a_mapping_imposed_encoding_is_checked_in_pieces(tmp_path):
+    path = write(tmp_path, [HEADER, ROW], encoding="cp1252")
+    with pytest.raises(InputError, match="n'est pas en utf-8") as info:
+        _pieces(path, 1, mapping={"encodage": "utf-8"})
+    assert info.value.line == 1

@@ -36,12 +36,13 @@ What this module decides:
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import datetime as dt
 import io
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -290,6 +291,8 @@ def load_mapping(mapping: str | os.PathLike | Mapping | None) -> ExportMapping:
     """
     if mapping is None:
         return ExportMapping({}, {}, None, None, None)
+    if isinstance(mapping, ExportMapping):
+        return mapping
     path = None
     if isinstance(mapping, Mapping):
         data = dict(mapping)
@@ -421,12 +424,7 @@ def read_export(path: str | os.PathLike, *,
     """
     path = Path(path)
     spec = load_mapping(mapping)
-    if not path.exists():
-        raise InputError("fichier introuvable.", path=path)
-    if not path.is_file():
-        raise InputError("ce chemin n'est pas un fichier.", path=path)
-    if path.stat().st_size == 0:
-        raise InputError("fichier vide.", path=path)
+    _check_file(path)
     file_format = _format_of(path)
     encoding = separator = None
     if file_format == "csv":
@@ -449,6 +447,201 @@ def read_export(path: str | os.PathLike, *,
                      separator=separator, columns=columns, unknown_columns=unknown,
                      identifier_columns=identifiers, value_synonyms=spec.values,
                      n_rows=len(frame))
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError("fichier introuvable.", path=path)
+    if not path.is_file():
+        raise InputError("ce chemin n'est pas un fichier.", path=path)
+    if path.stat().st_size == 0:
+        raise InputError("fichier vide.", path=path)
+
+
+def iter_export(path: str | os.PathLike, *, rows: int = 1_000_000,
+                mapping: str | os.PathLike | Mapping | None = None) -> Iterator[RawExport]:
+    """Read an export piece by piece, in bounded memory: :func:`read_export` in slices.
+
+    A CSV is never held whole: its encoding is checked in a first pass over the bytes
+    (the same rules as :func:`read_export`, Windows-1252 fallback and damaged-UTF-8
+    check included), then it is parsed ``rows`` records at a time. The pieces, put end
+    to end, are exactly :attr:`read_export(path).frame <RawExport.frame>`: same cells,
+    same line numbers (multi-line cells counted), same blank rows left out. XLSX and
+    Parquet files are read whole (a spreadsheet holds at most about a million rows),
+    then sliced.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The export.
+    rows : int, default 1_000_000
+        Records per piece (a piece may hold fewer once blank rows are left out).
+    mapping : str, os.PathLike or dict, optional
+        As for :func:`read_export`.
+
+    Yields
+    ------
+    RawExport
+        One per piece; ``unknown_columns`` holds the unknown columns seen so far (a
+        header-less column is reported once one of its cells is filled).
+
+    Raises
+    ------
+    InputError
+        As :func:`read_export` (raised when the piece holding the fault is read), and a
+        ``rows`` below 1.
+    """
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise InputError(f"nombre de lignes par morceau invalide : {rows!r} (entier positif "
+                         "attendu).", field="rows")
+    path = Path(path)
+    spec = load_mapping(mapping)
+    _check_file(path)
+    if _format_of(path) != "csv":
+        whole = read_export(path, mapping=spec)
+        for start in range(0, whole.n_rows, rows):
+            piece = whole.frame.iloc[start:start + rows]
+            yield dataclasses.replace(whole, frame=piece, n_rows=len(piece))
+        return
+    yield from _iter_csv(path, spec, rows)
+
+
+_BLOCK_BYTES = 1 << 24
+
+
+def _first_fault(path: Path, encoding: str, mojibake: bool = False) -> int | None:
+    """Line of the first undecodable byte, by blocks; ``None`` when there is none.
+
+    With ``mojibake``, the line where UTF-8 text read as Windows-1252 shows up instead.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line, tail = 1, ""
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(_BLOCK_BYTES)
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                return line + bytes(exc.object[:exc.start]).count(b"\n")
+            if mojibake and _MOJIBAKE_RE.search(tail + text):
+                return line
+            if not block:
+                return None
+            tail = text[-1:]
+            line += block.count(b"\n")
+
+
+def _stream_encoding(path: Path, imposed: str | None) -> str:
+    """The encoding :func:`_decode` would choose, without holding the file in memory."""
+    if imposed is not None:
+        line = _first_fault(path, imposed)
+        if line is not None:
+            raise InputError(f"le fichier n'est pas en {imposed} comme l'indique le fichier de "
+                             "correspondance (octet illisible).", path=path, line=line)
+        return imposed
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head.startswith(codecs.BOM_UTF8):
+        candidates = ("utf-8-sig",)
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates = ("utf-16",)
+    else:
+        candidates = ("utf-8", "cp1252")
+    utf8_fault = None
+    for encoding in candidates:
+        fault = _first_fault(path, encoding)
+        if fault is not None:
+            utf8_fault = utf8_fault or fault
+            continue
+        if utf8_fault is not None and _first_fault(path, encoding, mojibake=True) is not None:
+            raise InputError("fichier en UTF-8 abîmé : cette ligne contient un octet invalide "
+                             "alors que le reste est en UTF-8 ; corrigez-la ou indiquez "
+                             "« encodage » dans le fichier de correspondance.",
+                             path=path, line=utf8_fault)
+        return encoding
+    raise InputError("encodage illisible : ni UTF-8 ni Windows-1252 ; réenregistrez le fichier "
+                     "en UTF-8 ou indiquez « encodage » dans le fichier de correspondance.",
+                     path=path)
+
+
+def _extra_newlines(table: pd.DataFrame) -> np.ndarray:
+    """Line breaks inside the cells of each record (0 for most files)."""
+    extra = np.zeros(len(table), dtype=np.int64)
+    for column in table.columns:
+        values = table[column].to_numpy(dtype=object)
+        if "\n" in "".join(values):
+            extra += np.fromiter((v.count("\n") for v in values), dtype=np.int64,
+                                 count=len(values))
+    return extra
+
+
+def _iter_csv(path: Path, spec: ExportMapping, rows: int) -> Iterator[RawExport]:
+    encoding = _stream_encoding(path, spec.encoding)
+    with open(path, encoding=encoding, newline="") as handle:
+        first = handle.readline().rstrip("\r\n")
+    hint = _SEP_HINT_RE.match(first)
+    offset = 1 if hint else 0
+    if hint:
+        with open(path, encoding=encoding, newline="") as handle:
+            handle.readline()
+            first = handle.readline().rstrip("\r\n")
+    separator = spec.separator or (hint.group(1) if hint else sniff_separator(first))
+    headers: list[str] | None = None
+    next_line, seen_unknown, n_data = 1, [], 0
+    handle = open(path, encoding=encoding, newline="")
+    try:
+        if hint:
+            handle.readline()
+        reader = pd.read_csv(handle, sep=separator, header=None, dtype=object,
+                             keep_default_na=False, na_filter=False, skip_blank_lines=False,
+                             quotechar='"', engine="c", chunksize=rows)
+        while True:
+            try:
+                table = next(reader, None)
+            except pd.errors.ParserError as exc:
+                raise _parser_error(exc, path, separator) from None
+            except pd.errors.EmptyDataError:
+                raise InputError("fichier vide.", path=path) from None
+            if table is None:
+                break
+            extra = _extra_newlines(table)
+            starts = next_line + np.arange(len(table)) + np.concatenate(
+                [[0], np.cumsum(extra)[:-1]]).astype(np.int64)
+            next_line += len(table) + int(extra.sum())
+            if headers is None:
+                headers = [str(h) for h in table.iloc[0].tolist()]
+                table, starts = table.iloc[1:], starts[1:]
+            cells = {i: table.iloc[:, i] for i in range(table.shape[1])}
+            frame, columns, unknown, identifiers = _rename(headers, cells, spec, path)
+            seen_unknown += [u for u in unknown if u not in seen_unknown]
+            frame.index = pd.Index(starts + offset, name="ligne")
+            if len(frame.columns):
+                blank = (frame == "").all(axis=1).to_numpy()
+                if blank.any():
+                    frame = frame.loc[~blank]
+            n_data += len(frame)
+            yield RawExport(frame=frame, path=path, file_format="csv", encoding=encoding,
+                            separator=separator, columns=columns,
+                            unknown_columns=list(seen_unknown),
+                            identifier_columns=identifiers, value_synonyms=spec.values,
+                            n_rows=len(frame))
+    finally:
+        handle.close()
+    if headers is None:
+        raise InputError("fichier vide.", path=path)
+    if n_data == 0:
+        raise InputError("le fichier ne contient aucune ligne de données (seulement l'en-tête).",
+                         path=path)
+
+
+def _parser_error(exc: Exception, path: Path, separator: str) -> InputError:
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+    if found:
+        expected, line, seen = (int(g) for g in found.groups())
+        return InputError(
+            f"{seen} champs au lieu de {expected} : vérifiez le séparateur « {separator} » "
+            "et les guillemets de cette ligne.", path=path, line=line)
+    return InputError(f"fichier CSV illisible ({exc}).", path=path)
 
 
 def _format_of(path: Path) -> str:
@@ -541,13 +734,7 @@ def _read_csv(path: Path, spec: ExportMapping):
                             keep_default_na=False, na_filter=False, skip_blank_lines=False,
                             quotechar='"', engine="c")
     except pd.errors.ParserError as exc:
-        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        if found:
-            expected, line, seen = (int(g) for g in found.groups())
-            raise InputError(
-                f"{seen} champs au lieu de {expected} : vérifiez le séparateur « {separator} » "
-                "et les guillemets de cette ligne.", path=path, line=line) from None
-        raise InputError(f"fichier CSV illisible ({exc}).", path=path) from None
+        raise _parser_error(exc, path, separator) from None
     except pd.errors.EmptyDataError:
         raise InputError("fichier vide.", path=path) from None
     headers = [str(h) for h in table.iloc[0].tolist()]
@@ -740,5 +927,5 @@ def _unique_key(existing: dict[str, str], header: str) -> str:
     return f"{header} ({n})"
 
 
-__all__ = ["HEADER_ALIASES", "IDENTIFIER_ALIASES", "READ_FIELDS", "RawExport", "load_mapping",
-           "read_export", "sniff_separator"]
+__all__ = ["HEADER_ALIASES", "IDENTIFIER_ALIASES", "READ_FIELDS", "RawExport", "iter_export",
+           "load_mapping", "read_export", "sniff_separator"]
