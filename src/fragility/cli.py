@@ -520,6 +520,38 @@ def logs_import(
     typer.echo("Écrit : " + ", ".join(str(p) for p in paths))
 
 
+@logs_app.command("partitionner")
+@_friendly
+def logs_partition(
+    file: Annotated[Path, typer.Argument(help="Export du logiciel de suivi (CSV, XLSX, Parquet).")],
+    out: Annotated[Path, typer.Option("--out", help="Dossier des partitions (neuf ou vide).")],
+    rows: Annotated[
+        int,
+        typer.Option("--lignes-par-partition", help="Lignes au plus par fichier Parquet."),
+    ] = 1_000_000,
+    mapping: Mapping = None,
+) -> None:
+    """Découper un export en Parquet partitionné pour --engine dask (lecture par morceaux).
+
+    Le dossier garde les identifiants bruts des personnes (pseudonymisés à l'import) :
+    il est aussi sensible que l'export lui-même. Voir docs/passage-a-l-echelle.md.
+    """
+    import json
+
+    from fragility.logs.dask_engine import METADATA_FILE, to_partitioned_parquet
+
+    directory = to_partitioned_parquet(file, out, rows_per_partition=rows, mapping=mapping)
+    description = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
+    typer.echo(
+        f"{description['lignes']} lignes de {file.name} en {len(description['partitions'])} "
+        f"partition(s) → {directory}"
+    )
+    typer.echo(
+        "Colonnes identifiantes non copiées (empreinte salée à la place) : "
+        + (", ".join(description["colonnes_identifiantes"]) or "aucune")
+    )
+
+
 @logs_app.command("simulate")
 @_friendly
 def logs_simulate(

@@ -297,3 +297,45 @@ def test_cli_engine_dask(export, grid, partitions, client, monkeypatch, tmp_path
                           [str(export.path), "--out", str(tmp_path / "x"), *args], key_file)
         assert result.exit_code == 1 and message in result.output, result.output
         assert "Traceback" not in result.output
+
+
+def test_events_written_by_the_workers_equal_the_in_memory_ones(grid, in_memory, partitions,
+                                                                client, tmp_path):
+    out = tmp_path / "evenements"
+    log = read_log_dask(partitions, grid, key=KEY, client=client, events_out=out)
+    assert isinstance(log.events, dd.DataFrame)
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"part-{k:05d}.parquet" for k in range(log.events.npartitions)]
+    # Same rows and cells as the in-memory events (a column empty in one partition is
+    # stored there without a string type: values are compared, not dtypes).
+    def plain(frame):
+        frame = frame.drop(columns="event_id").astype(object)
+        return frame.where(frame.notna(), None)
+
+    got = pd.concat([pd.read_parquet(f) for f in sorted(out.iterdir())])
+    pd.testing.assert_frame_equal(plain(in_memory.events), plain(got))
+    pd.testing.assert_frame_equal(plain(log.events.compute()), plain(got))
+    pd.testing.assert_frame_equal(in_memory.rejects, log.rejects)
+    assert in_memory.report == log.report
+    # The written events aggregate as the in-memory ones.
+    pd.testing.assert_frame_equal(aggregate_dask(log.events, level="commune"),
+                                  aggregate(in_memory.events, level="commune"),
+                                  check_dtype=False)
+    with pytest.raises(InputError, match="dossier neuf ou vide"):
+        read_log_dask(partitions, grid, key=KEY, client=client, events_out=out)
+
+
+def test_cli_partitionner(export, tmp_path):
+    out = tmp_path / "partitions"
+    result = CliRunner().invoke(cli.app, ["logs", "partitionner", str(export.path), "--out",
+                                          str(out), "--lignes-par-partition", "700"])
+    assert result.exit_code == 0, result.output
+    description = json.loads((out / METADATA_FILE).read_text(encoding="utf-8"))
+    assert f"{len(export.frame)} lignes de export.csv en {len(description['partitions'])}" \
+        in result.output
+    assert "Téléphone" in result.output  # the identifying columns not copied are named
+    assert description["lignes_par_partition"] == 700
+    result = CliRunner().invoke(cli.app, ["logs", "partitionner", str(tmp_path / "absent.csv"),
+                                          "--out", str(tmp_path / "y")])
+    assert result.exit_code == 1 and "introuvable" in result.output
+    assert "Traceback" not in result.output

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import math
 import os
@@ -67,7 +68,7 @@ from fragility.logs.importer import REJECT_COLUMNS, LogImport, _reason_kinds
 from fragility.logs.locate import locate
 from fragility.logs.pii import assert_no_pii, scan_frame
 from fragility.logs.pseudonymise import load_key, pseudonymise
-from fragility.logs.read import RawExport, read_export
+from fragility.logs.read import RawExport, iter_export, read_export
 from fragility.logs.schema import DIRECT_IDENTIFIERS, SCHEMA_VERSION
 from fragility.logs.validate import _duplicates, validate_events
 
@@ -133,19 +134,27 @@ def _named(value, prefix: str):
 # --------------------------------------------------------------------------- partitions
 
 
-def _fingerprint_identifiers(frame: pd.DataFrame) -> pd.DataFrame:
+def _fingerprint_keys() -> tuple[str, str]:
+    """Two random 16-character SipHash keys, drawn once per export and never stored."""
+    return secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+
+
+def _fingerprint_identifiers(frame: pd.DataFrame,
+                             keys: tuple[str, str] | None = None) -> pd.DataFrame:
     """Replace the direct-identifier columns by one salted fingerprint of their cells.
 
     Two keyed 64-bit SipHash digests (:func:`pandas.util.hash_pandas_object`) with random
-    keys that are never stored: equal cells give equal fingerprints within this export,
-    and nobody can test a guessed name or phone number against them.
+    keys that are never stored (:func:`_fingerprint_keys`; the same for every piece of
+    one export): equal cells give equal fingerprints within this export, and nobody can
+    test a guessed name or phone number against them.
     """
     columns = [c for c in frame.columns if c in DIRECT_IDENTIFIERS]
     if not columns:
         return frame
+    keys = keys or _fingerprint_keys()
     cells = frame[columns].astype(object)
-    digests = [pd.util.hash_pandas_object(cells, index=False, hash_key=secrets.token_urlsafe(12))
-               .to_numpy(dtype=np.uint64) for _ in range(2)]
+    digests = [pd.util.hash_pandas_object(cells, index=False, hash_key=key)
+               .to_numpy(dtype=np.uint64) for key in keys]
     text = np.stack(digests, axis=1).astype(">u8").tobytes().hex()
     fingerprint = np.array([text[i:i + 32] for i in range(0, len(text), 32)], dtype=object)
     out = frame.drop(columns=columns)
@@ -189,11 +198,13 @@ def to_partitioned_parquet(path: str | os.PathLike, out_dir: str | os.PathLike, 
                            mapping: str | os.PathLike | None = None) -> Path:
     """Convert a raw export into a directory of Parquet partitions for the Dask engine.
 
-    The export is read once with :func:`fragility.logs.read.read_export` (encoding,
-    separator and headers recognised, mapping applied), then written as
-    ``part-00000.parquet``, ``part-00001.parquet``... of at most ``rows_per_partition``
-    rows each: every cell as the text that was written, columns named after the fields,
-    plus ``ligne``, the row's line in the source file (reject messages keep naming it).
+    The export is read piece by piece with :func:`fragility.logs.read.iter_export`
+    (encoding, separator and headers recognised as :func:`~fragility.logs.read.read_export`
+    does, mapping applied; a CSV is never held whole, so a ten-million-row export
+    converts in the memory of one piece), and written as ``part-00000.parquet``,
+    ``part-00001.parquet``... of at most ``rows_per_partition`` rows each: every cell
+    as the text that was written, columns named after the fields, plus ``ligne``, the
+    row's line in the source file (reject messages keep naming it).
     Direct-identifier columns are replaced by a salted fingerprint (see the module
     notes). ``fragility_partitions.json``, written last, describes the export.
 
@@ -231,17 +242,21 @@ def to_partitioned_parquet(path: str | os.PathLike, out_dir: str | os.PathLike, 
         raise InputError(f"nombre de lignes par partition invalide : {rows_per_partition!r} "
                          "(entier positif attendu).", field="rows_per_partition")
     source = Path(path)
-    raw = read_export(source, mapping=mapping)
-    frame = _fingerprint_identifiers(raw.frame)
     out = Path(out_dir)
+    pieces = iter_export(source, rows=rows_per_partition, mapping=mapping)
+    raw = next(pieces)  # the file-level errors come before the directory is touched
     _prepare_directory(out)
-    names = []
-    for number, start in enumerate(range(0, len(frame), rows_per_partition)):
+    keys = _fingerprint_keys()
+    names, n_rows, columns = [], 0, None
+    for number, piece in enumerate(itertools.chain([raw], pieces)):
+        raw = piece
+        frame = _fingerprint_identifiers(piece.frame, keys)
+        columns = columns or [str(c) for c in frame.columns]
         name = f"part-{number:05d}.parquet"
-        chunk = frame.iloc[start:start + rows_per_partition].reset_index()
         with atomic_path(out / name) as tmp:
-            chunk.to_parquet(tmp, index=False)
+            frame.reset_index().to_parquet(tmp, index=False)
         names.append(name)
+        n_rows += len(frame)
     description = {
         "format_fragility": PARTITIONS_FORMAT,
         "fichier": source.name,
@@ -253,8 +268,8 @@ def to_partitioned_parquet(path: str | os.PathLike, out_dir: str | os.PathLike, 
         "colonnes_inconnues": list(raw.unknown_columns),
         "colonnes_identifiantes": dict(raw.identifier_columns),
         "valeurs": raw.value_synonyms,
-        "colonnes": [str(c) for c in frame.columns],
-        "lignes": len(frame),
+        "colonnes": columns,
+        "lignes": n_rows,
         "lignes_par_partition": rows_per_partition,
         "partitions": names,
     }
@@ -404,6 +419,25 @@ def _finish_location(events: pd.DataFrame, resolved: pd.DataFrame, iris: gpd.Geo
     return located.events, located.rejects, from_points, boundary
 
 
+def _events_directory(path: str | os.PathLike) -> Path:
+    out = Path(path)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError("dossier des événements : choisissez un dossier neuf ou vide.",
+                         path=out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _write_events(finished: tuple, path: str) -> tuple:
+    """Write one partition's accepted events; send back only their count and levels."""
+    events, rejects, from_points, boundary = finished
+    if not events.index.is_monotonic_increasing:
+        events = events.sort_index(kind="stable")
+    with atomic_path(Path(path)) as tmp:
+        events.to_parquet(tmp)
+    return ((len(events), events["geo_level"].value_counts()), rejects, from_points, boundary)
+
+
 # --------------------------------------------------------------------------- scheduling
 
 
@@ -463,6 +497,7 @@ def read_log_dask(
     today=None,
     client=None,
     npartitions: int | None = None,
+    events_out: str | os.PathLike | None = None,
 ) -> LogImport:
     """Import a mediation export with Dask: same contract and result as ``read_log``.
 
@@ -499,11 +534,18 @@ def read_log_dask(
         Partitions to split the data into. Default: one per Parquet file for a
         directory; for a raw export, one per core (at least 10 000 rows each, at most
         1 000 000).
+    events_out : str or os.PathLike, optional
+        Directory where the workers write the accepted events, one Parquet file per
+        partition (``part-00000.parquet``...; the directory must be new or empty), instead
+        of sending them back: for exports larger than this machine's memory. The events
+        are then a lazy :class:`dask.dataframe.DataFrame` read from there (for
+        :func:`aggregate_dask`); rejects and report come back as usual.
 
     Returns
     -------
     LogImport
-        Pandas frames, as :func:`~fragility.logs.importer.read_log` returns.
+        Pandas frames, as :func:`~fragility.logs.importer.read_log` returns (with
+        ``events_out``, ``events`` is the lazy Dask frame of the written events).
 
     Raises
     ------
@@ -564,6 +606,10 @@ def read_log_dask(
                                  "Signalez-le aux développeurs.")
         finished = [dask.delayed(_finish_location, nout=4, pure=False)(o[0], r, iris_key)
                     for o, r in zip(outputs, resolved, strict=True)]
+        if events_out is not None:
+            target = _events_directory(events_out)
+            finished = [dask.delayed(_write_events, pure=False)(f, os.fspath(
+                target / f"part-{number:05d}.parquet")) for number, f in enumerate(finished)]
         located, imported = _compute(finished, [o[1:] for o in outputs], client=client)
 
     # imported: (rejects, flagged rows, rows read, duplicates) per partition;
@@ -572,17 +618,24 @@ def read_log_dask(
     assert_no_pii(flagged, what=f"journal importé depuis {name}")
     n_read = sum(part[2] for part in imported)
     n_duplicates = sum(part[3] for part in imported)
-    events = _concat([part[0] for part in located])
-    if not events.index.is_monotonic_increasing:
-        events = events.sort_index(kind="stable")
+    if events_out is None:
+        events = _concat([part[0] for part in located])
+        if not events.index.is_monotonic_increasing:
+            events = events.sort_index(kind="stable")
+        n_events = len(events)
+        levels = events["geo_level"].value_counts()
+    else:  # each worker wrote its events and sent back their count and levels
+        n_events = sum(part[0][0] for part in located)
+        levels = pd.concat([part[0][1] for part in located]).groupby(level=0).sum()
+        events = dd.read_parquet(os.fspath(events_out))
     rejects = pd.concat(
         [_concat([part[0] for part in imported])[REJECT_COLUMNS],
          _concat([part[1] for part in located])[REJECT_COLUMNS]], ignore_index=True,
     ).sort_values("ligne", kind="stable")
     n_rejected = rejects["ligne"].nunique()
-    if n_read != len(events) + n_rejected:
+    if n_read != n_events + n_rejected:
         raise FragilityError(
-            f"comptage incohérent : {n_read} lignes lues, {len(events)} "
+            f"comptage incohérent : {n_read} lignes lues, {n_events} "
             f"acceptées, {n_rejected} rejetées. Signalez ce fichier aux développeurs."
         )
     report = {
@@ -592,7 +645,7 @@ def read_log_dask(
         "encodage": raw.encoding,
         "separateur": raw.separator,
         "lues": int(n_read),
-        "acceptees": len(events),
+        "acceptees": int(n_events),
         "rejetees": int(n_rejected),
         "doublons": int(n_duplicates),
         "colonnes_reconnues": dict(raw.columns),
@@ -601,7 +654,7 @@ def read_log_dask(
         "localisees_par_coordonnees": int(sum(part[2] for part in located)),
         "points_sur_une_limite": int(sum(part[3] for part in located)),
         "niveaux": {
-            str(k): int(v) for k, v in events["geo_level"].value_counts().sort_index().items()
+            str(k): int(v) for k, v in levels.sort_index().items()
         },
         "motifs": {str(k): int(v) for k, v in _reason_kinds(rejects).value_counts().items()},
     }
