@@ -58,7 +58,10 @@ STEPS = {
     "import_1m": ("import d'un export de {small} événements (lecture, validation, "
                   "pseudonymisation, contrôle des données identifiantes, localisation)",
                   None, "import_1m_pair"),
-    "import_10m": ("import d'un export de {large} événements (idem)", 60.0, None),
+    "import_10m": ("import d'un export de {large} événements (moteur Dask, 2 processus : "
+                   "conversion en Parquet partitionné par morceaux, puis lecture, validation, "
+                   "pseudonymisation, contrôle, localisation ; événements écrits en Parquet)",
+                   60.0, None),
     "locate": ("localisation de points dans les IRIS (point dans polygone)", 30.0,
                "locate_pair"),
     "aggregate": ("agrégation des événements par IRIS (contacts, personnes distinctes)",
@@ -214,6 +217,50 @@ def _import(ctx: Context, repeats: int, which: str) -> dict:
     return {"times": times, "rows": n,
             "check": {"acceptees": log.report["acceptees"],
                       "rejetees": log.report["rejetees"]}}
+
+
+def _import_large(ctx: Context, repeats: int) -> dict:
+    """The larger export through the Dask engine, on a local cluster of 2 processes.
+
+    Held whole, ten million rows would take several times this machine's memory: the
+    export is converted piece by piece (:func:`to_partitioned_parquet`), then each
+    worker imports its partitions and writes its events (``events_out``). Peak memory
+    adds this process's to each worker's.
+    """
+    from distributed import Client, LocalCluster
+
+    from fragility.logs.dask_engine import read_log_dask, to_partitioned_parquet
+
+    table = ctx.table()
+    path = ctx.export("large")
+    parts, events_dir = ctx.work / "partitions_large", ctx.work / "evenements_large"
+    conversions: list[float] = []
+
+    def run():
+        start = time.perf_counter()
+        to_partitioned_parquet(path, parts, rows_per_partition=1_000_000)
+        conversions.append(time.perf_counter() - start)
+        shutil.rmtree(events_dir, ignore_errors=True)
+        return read_log_dask(parts, table.gdf, key=KEY, client=client, events_out=events_dir)
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        times, log = _timed(run, repeats)
+        workers = client.run(_worker_peak_mb)
+    shutil.rmtree(parts, ignore_errors=True)
+    shutil.rmtree(events_dir, ignore_errors=True)
+    return {"times": times, "rows": log.report["lues"],
+            "peak_mb_extra": sum(workers.values()),
+            "check": {"acceptees": log.report["acceptees"],
+                      "rejetees": log.report["rejetees"],
+                      "conversion_parquet_s": [round(t, 1) for t in conversions],
+                      "pic_memoire_processus_dask_mo": [round(v) for v in workers.values()]}}
+
+
+def _worker_peak_mb() -> float:
+    """``VmHWM`` of a Dask worker process, in MB (sent to the workers by value)."""
+    with open("/proc/self/status", encoding="ascii") as handle:
+        return next(int(li.split()[1]) * 1024 / 1e6 for li in handle if li.startswith("VmHWM:"))
 
 
 def _import_pair(ctx: Context, repeats: int) -> dict:
@@ -605,7 +652,7 @@ CHILDREN = {
     "prepare": _prepare,
     "import_1m": lambda c, r: _import(c, r, "small"),
     "import_1m_pair": _import_pair,
-    "import_10m": lambda c, r: _import(c, r, "large"),
+    "import_10m": _import_large,
     "locate": _locate,
     "locate_pair": _locate_pair,
     "aggregate": _aggregate,
@@ -631,7 +678,7 @@ def child(step: str, scale: national.Scale, repeats: int, work: Path, result: Pa
     load = os.getloadavg()[0]
     ctx = Context(scale, work)
     out = CHILDREN[step](ctx, repeats)
-    out["peak_mb"] = peak_memory_mb()
+    out["peak_mb"] = peak_memory_mb() + out.pop("peak_mb_extra", 0.0)
     out["load_1min"] = load
     result.write_text(json.dumps(out, ensure_ascii=False, default=str), encoding="utf-8")
 
@@ -751,7 +798,8 @@ def write_results(rows: dict, meta: dict, out: Path) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     payload = {"machine": meta["machine"], "mode": meta["mode"], "essais": meta["repeats"],
                "donnees": meta["info"], "duree_totale_s": meta["total_s"],
-               "charge_1min_debut": meta["load_start"], "etapes": rows}
+               "charge_1min_debut": meta["load_start"],
+               "etapes_relancees": meta.get("rerun", []), "etapes": rows}
     json_path = out / "results.json"
     json_path.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n",
                          encoding="utf-8")
@@ -782,7 +830,9 @@ def write_results(rows: dict, meta: dict, out: Path) -> tuple[Path, Path]:
         + (f"{_fr(min(loads), 1)} à {_fr(max(loads), 1)}" if loads else "inconnue")
         + " (au-delà de 1, d'autres processus partageaient les 2 cœurs). Une étape est "
         f"arrêtée au-delà de {_fr(LIMITS['memoire_mo'])} Mo de mémoire résidente ou de "
-        f"{_fr(LIMITS['duree_s'])} s (machine partagée).",
+        f"{_fr(LIMITS['duree_s'])} s (machine partagée)."
+        + (" Étapes relancées seules ensuite (`--fusionner`), les autres lignes gardant "
+           "leur mesure : " + ", ".join(meta["rerun"]) + "." if meta.get("rerun") else ""),
         "",
         "| étape | lignes | médiane | essais | lignes/s | pic mémoire | pair | médiane du pair "
         "| ratio | objectif | statut |",
@@ -842,7 +892,7 @@ def write_results(rows: dict, meta: dict, out: Path) -> tuple[Path, Path]:
 
 def main(quick: bool = False, repeats: int | None = None, out: Path | None = None,
          steps: list[str] | None = None, *, scale: national.Scale | None = None,
-         in_process: bool = False) -> dict:
+         in_process: bool = False, merge: bool = False) -> dict:
     """Run the suite (each step in its own child process) and write the result files.
 
     Parameters
@@ -859,6 +909,9 @@ def main(quick: bool = False, repeats: int | None = None, out: Path | None = Non
         Any other size (tests use a tiny one).
     in_process : bool, default False
         Run the steps in this process (smoke tests); peak memory is then the process's.
+    merge : bool, default False
+        Keep the other steps of the ``results.json`` already in ``out`` (same territory)
+        and replace only the steps run now; the result files list the steps rerun.
 
     Returns
     -------
@@ -901,7 +954,17 @@ def main(quick: bool = False, repeats: int | None = None, out: Path | None = Non
         shutil.rmtree(work, ignore_errors=True)
     meta = {"machine": _machine(), "mode": scale.name, "repeats": repeats, "info": data.info,
             "events": scale.events,
-            "total_s": round(time.perf_counter() - start_all, 1), "load_start": load_start}
+            "total_s": round(time.perf_counter() - start_all, 1), "load_start": load_start,
+            "rerun": []}
+    if merge and (out / "results.json").is_file():
+        previous = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        if previous.get("mode") != scale.name:
+            raise RuntimeError("fusion impossible : les résultats existants portent sur un "
+                               f"autre territoire ({previous.get('mode')}).")
+        meta["rerun"] = sorted(set(previous.get("etapes_relancees", [])) | set(rows))
+        meta["total_s"] = round(meta["total_s"] + previous["duree_totale_s"], 1)
+        rows = {step: rows.get(step, previous["etapes"].get(step)) for step in STEPS
+                if step in rows or step in previous["etapes"]}
     md_path, json_path = write_results(rows, meta, out)
     print(md_path.read_text(encoding="utf-8"))
     return {"rows": rows, "markdown": md_path, "json": json_path}
@@ -916,6 +979,8 @@ if __name__ == "__main__":
     parser.add_argument("--out", type=Path, default=None,
                         help="dossier des fichiers de résultats (défaut : bench/)")
     parser.add_argument("--steps", nargs="*", default=None, help="étapes à lancer")
+    parser.add_argument("--fusionner", action="store_true",
+                        help="garder les autres étapes des résultats existants")
     parser.add_argument("--memoire-max", type=float, default=LIMITS["memoire_mo"],
                         help="mémoire résidente maximale d'une étape, en Mo (défaut 12 000)")
     parser.add_argument("--duree-max", type=float, default=LIMITS["duree_s"],
@@ -930,4 +995,5 @@ if __name__ == "__main__":
         child(args.child, national.QUICK if args.scale == "quick" else national.NATIONAL,
               args.repeats or 1, args.work, args.result)
     else:
-        main(quick=args.quick, repeats=args.repeats, out=args.out, steps=args.steps)
+        main(quick=args.quick, repeats=args.repeats, out=args.out, steps=args.steps,
+             merge=args.fusionner)

@@ -46,6 +46,17 @@ def test_suite_writes_every_row(bench, tmp_path):
     assert data["etapes"]["lisa"]["pair"]["verification"]["ecart_max_i_local"] < 1e-9
     assert data["etapes"]["locate"]["pair"]["verification"]["differents"] == 0
     assert data["etapes"]["import_1m"]["pair"]["verification"]["pseudonymes_identiques"]
+    large = data["etapes"]["import_10m"]
+    assert large["verification"]["acceptees"] + large["verification"]["rejetees"] == 4_000
     assert result["markdown"] == out / "results.md"
+
+    # One step rerun alone, merged: the other rows keep their measures.
+    suite.main(repeats=1, out=out, scale=tiny, in_process=True, steps=["indicators"],
+               merge=True)
+    merged = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert list(merged["etapes"]) == list(suite.STEPS)
+    assert merged["etapes_relancees"] == ["indicators"]
+    assert merged["etapes"]["2sfca"] == data["etapes"]["2sfca"]
+    assert "relancées seules" in (out / "results.md").read_text(encoding="utf-8")
     after = (BENCH / "results.md").read_bytes() if (BENCH / "results.md").exists() else None
     assert after == committed  # the committed results are never overwritten
