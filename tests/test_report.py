@@ -136,13 +136,10 @@ def cells(page: Page, row: dict) -> list[dict]:
 # --------------------------------------------------------------------------------------
 
 
-def test_french_number_format():
-    assert fr_number(1234567.891, 2) == f"1{NNBSP}234{NNBSP}567,89"
-    assert fr_number(175230.4) == f"175{NNBSP}230"
-    assert fr_number(-12345.67, 1) == f"−12{NNBSP}345,7"
-    assert fr_number(-0.01, 1) == "0,0"
-    assert fr_number(None) == fr_number(float("nan")) == fr_number(pd.NA) == "—"
-    assert fr_percent(0.1652) == f"16,5{NNBSP}%"
+def test_the_report_formats_with_the_shared_french_rules():
+    from fragility import formatting
+
+    assert (fr_number, fr_percent) == (formatting.fr_number, formatting.fr_percent)
 
 
 # --------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,7 @@ from fragility.disclosure import (
     protect,
 )
 from fragility.errors import InputError
+from fragility.formatting import fr_number, fr_percent
 from fragility.logs.schema import SCHEMA_VERSION, VOCABULARIES
 
 __all__ = [
@@ -408,8 +410,6 @@ def _raw_table(frame: pd.DataFrame, spec: ActivityTable) -> pd.DataFrame:
     else:
         parts = []
         for size in range(len(keys), -1, -1):
-            from itertools import combinations
-
             parts += [_group_counts(base, list(sub)) for sub in combinations(keys, size)]
     for part in parts:
         for key in keys:
@@ -641,7 +641,7 @@ def _evaluation(frame, raw_iris, safe_iris, gdf, settings, qpv_total, total_cont
 
 def fr_int(value: float) -> str:
     """An integer with French thousands separators (narrow no-break space)."""
-    return f"{round(value):,}".replace(",", "\u202f")
+    return fr_number(value)
 
 
 def compute_bilan(
@@ -736,21 +736,14 @@ def compute_bilan(
 # --------------------------------------------------------------------------- report
 
 
-def _fr_number(value: float, digits: int = 0) -> str:
-    if value is None or not np.isfinite(value):
-        return "—"
-    text = f"{value:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
-    return text
-
-
 def _format(value: float, unit: str) -> str:
     if value is None or not np.isfinite(value):
         return "secret"
     if unit == "part":
-        return f"{_fr_number(100 * value, 1)}\u202f%"
+        return fr_percent(value, 1)
     if unit in ("pour_1000", "ratio"):
-        return _fr_number(value, 1)
-    return _fr_number(value)
+        return fr_number(value, 1)
+    return fr_number(value)
 
 
 _MONTH_NAMES = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.",

@@ -36,6 +36,7 @@ import pandas as pd
 from fragility._files import atomic_write, sha256_of
 from fragility.bilan import SCHEMA, TABLES, TOTAL_LABEL, label_of
 from fragility.errors import InputError
+from fragility.formatting import fr_number
 
 __all__ = ["CONSOLIDATION_SCHEMA", "BilanRelease", "Consolidation", "consolidate",
            "read_release"]
@@ -197,7 +198,7 @@ class Consolidation:
         period = self.frame.get("periode") or {}
 
         def n(value):
-            return "secret" if value is None else f"{value:,}".replace(",", "\u202f")
+            return "secret" if value is None else fr_number(value)
 
         lines = [
             f"Consolidation de {len(self.releases)} structures "

@@ -25,33 +25,11 @@ from fragility.assessment import Assessment, AssessmentSettings, assess, simulat
 from fragility.bilan import Bilan, BilanSettings, compute_bilan
 from fragility.composite import INDEX_COLUMNS, IndexResult, load_config, territory_indices
 from fragility.errors import InputError
-from fragility.iris_table import IrisTable, build_iris_table
+from fragility.iris_table import IrisTable, build_iris_table, source_line
 from fragility.logs.importer import read_log
 from fragility.maps import static_map, write_interactive_map
 from fragility.report import write_report
 from fragility.territory import Territory
-
-_LAYER_SOURCE_NAMES = {
-    "iris_contours": "IGN CONTOURS-IRIS",
-    "census_population": "INSEE RP",
-    "filosofi_iris": "INSEE Filosofi",
-    "france_services": "ANCT France services",
-}
-
-
-def source_line(table: IrisTable) -> str:
-    """The "Sources : …" line printed under every map and table."""
-    if table.territory.is_synthetic:
-        return (
-            "Sources : données synthétiques générées par fragility (aucune valeur réelle) ; "
-            "traitement fragility"
-        )
-    parts = []
-    for _, row in table.layers.iterrows():
-        name = _LAYER_SOURCE_NAMES.get(row["layer"])
-        if name and row["files"]:
-            parts.append(f"{name} {row['vintage'] or ''}".strip())
-    return "Sources : " + ", ".join(parts) + " ; traitement fragility"
 
 
 @dataclass(frozen=True)

@@ -661,3 +661,38 @@ def _coverage_markdown(table: IrisTable) -> str:
         for f in table.provenance:
             lines.append(f"| {f.path.name} | {f.layer} | {f.vintage or '—'} | `{f.sha256[:16]}…` |")
     return "\n".join(lines) + "\n"
+
+
+#: Publisher and product of each layer, for the "Sources : …" line.
+_LAYER_SOURCE_NAMES = {
+    "iris_contours": "IGN CONTOURS-IRIS",
+    "census_population": "INSEE RP",
+    "filosofi_iris": "INSEE Filosofi",
+    "france_services": "ANCT France services",
+}
+
+
+def source_line(table: IrisTable) -> str:
+    """The "Sources : …" line printed under every map and table.
+
+    Parameters
+    ----------
+    table : IrisTable
+        The table the figures come from.
+
+    Returns
+    -------
+    str
+        Publishers and vintages of the layers used; for the synthetic demo territory, a
+        line saying that no value is real.
+    """
+    if table.territory.is_synthetic:
+        return ("Sources : données synthétiques générées par fragility (aucune valeur réelle) ; "
+                "traitement fragility")
+    parts = []
+    for _, row in table.layers.iterrows():
+        name = _LAYER_SOURCE_NAMES.get(row["layer"])
+        if name and row["files"]:
+            vintage = row["vintage"] if isinstance(row["vintage"], str) else ""
+            parts.append(f"{name} {vintage}".strip())
+    return "Sources : " + ", ".join(parts) + " ; traitement fragility"

@@ -39,6 +39,7 @@ import pandas as pd
 from fragility._files import atomic_path, atomic_write
 from fragility.disclosure import DEFAULT_K
 from fragility.errors import CRSMismatchError, InputError
+from fragility.formatting import fr_number
 from fragility.underserved import FLAGS
 
 #: Banner of every map of the synthetic demonstration territory.
@@ -319,13 +320,11 @@ def _finite(value) -> float | None:
 def format_fr(value, digits: int = 1) -> str:
     """A number in French format (decimal comma, narrow no-break space); "—" when missing.
 
-    ``format_fr(12345.678, 1)`` gives ``"12 345,7"`` (U+202F between the thousands).
+    ``format_fr(12345.678, 1)`` gives ``"12 345,7"`` (U+202F between the thousands);
+    the rules are :func:`fragility.formatting.fr_number`'s (true minus sign), a value
+    that is not a number giving "—" too.
     """
-    value = _finite(value)
-    if value is None:
-        return "—"
-    text = f"{value:,.{digits}f}"
-    return text.replace(",", "\u202f").replace(".", ",")
+    return fr_number(_finite(value), digits)
 
 
 def _int(value) -> int | None:

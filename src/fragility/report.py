@@ -47,7 +47,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -59,16 +58,15 @@ import pandas as pd
 from fragility._files import atomic_path, atomic_write
 from fragility.disclosure import DEFAULT_K, check_no_small_cells
 from fragility.errors import ConfigError, InputError
+from fragility.formatting import MISSING, NNBSP, fr_number, fr_percent
+from fragility.formatting import is_missing as _missing
+from fragility.iris_table import source_line
 from fragility.underserved import FLAGS, REASONS
 
 __all__ = ["SECRET", "find_chromium", "fr_number", "fr_percent", "render_report", "write_report"]
 
-#: Narrow no-break space (French thousands separator, and before ``%``).
-NNBSP = "\u202f"
 #: Text of a suppressed count.
 SECRET = "secret"
-#: Text of a missing value.
-MISSING = "—"
 
 _MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
            "septembre", "octobre", "novembre", "décembre")
@@ -120,60 +118,7 @@ _CAPTIONS = {
 _MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg",
          ".jpeg": "image/jpeg"}
 
-#: Short names of the layers in the "Sources : …" line (as the maps print it).
-_LAYER_SOURCE_NAMES = {
-    "iris_contours": "IGN CONTOURS-IRIS",
-    "census_population": "INSEE RP",
-    "filosofi_iris": "INSEE Filosofi",
-    "france_services": "ANCT France services",
-}
-
-
 # --------------------------------------------------------------------------- formatting
-
-
-def _missing(value) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def fr_number(value, digits: int = 0) -> str:
-    """Format a number the French way.
-
-    Parameters
-    ----------
-    value : float, int or None
-        The number (``None``, NaN and ``pd.NA`` give "—").
-    digits : int, default 0
-        Decimals.
-
-    Returns
-    -------
-    str
-        Narrow no-break space between thousands, decimal comma, true minus sign
-        (``fr_number(-12345.678, 1)`` gives ``"−12 345,7"``).
-    """
-    if _missing(value):
-        return MISSING
-    value = float(value)
-    if not math.isfinite(value):
-        return MISSING
-    text = f"{value:,.{digits}f}"
-    if text.lstrip("-").strip("0.,") == "":
-        text = text.lstrip("-")  # no "-0"
-    text = text.replace(",", NNBSP).replace(".", ",")
-    return "−" + text[1:] if text.startswith("-") else text
-
-
-def fr_percent(share, digits: int = 1) -> str:
-    """Format a share in [0, 1] as a French percentage (``0.165`` gives ``"16,5 %"``)."""
-    if _missing(share) or not math.isfinite(float(share)):
-        return MISSING
-    return f"{fr_number(100 * float(share), digits)}{NNBSP}%"
 
 
 def _count(value, k: int) -> tuple[str, str]:
@@ -249,26 +194,6 @@ def _totals(assessment, manifest: dict, k: int) -> dict | None:
         value = totals.get(key) if isinstance(totals, dict) else getattr(totals, key, None)
         out[key] = _count(value, k)
     return out
-
-
-def _source_line(table) -> str:
-    """The "Sources : …" line of the maps and tables."""
-    try:  # the canonical helper, once it lives below the report's layer
-        from fragility.iris_table import source_line  # type: ignore[attr-defined]
-    except ImportError:
-        source_line = None
-    if source_line is not None:
-        return source_line(table)
-    if table.territory.is_synthetic:
-        return ("Sources : données synthétiques générées par fragility (aucune valeur réelle) ; "
-                "traitement fragility")
-    parts = []
-    for _, row in table.layers.iterrows():
-        name = _LAYER_SOURCE_NAMES.get(row["layer"])
-        if name and row["files"]:
-            vintage = row["vintage"] if isinstance(row["vintage"], str) else ""
-            parts.append(f"{name} {vintage}".strip())
-    return "Sources : " + ", ".join(parts) + " ; traitement fragility"
 
 
 # --------------------------------------------------------------------------- sections
@@ -532,7 +457,7 @@ def _sources(table, manifest) -> dict:
             "sha256": (local.sha256 or "")[:12],
         })
     journal = (manifest.get("journal") or None) if manifest else None
-    return {"rows": rows, "line": _source_line(table), "journal": journal}
+    return {"rows": rows, "line": source_line(table), "journal": journal}
 
 
 def _secret(assessment, k) -> dict:
