@@ -831,8 +831,10 @@ def write_results(rows: dict, meta: dict, out: Path) -> tuple[Path, Path]:
         + " (au-delà de 1, d'autres processus partageaient les 2 cœurs). Une étape est "
         f"arrêtée au-delà de {_fr(LIMITS['memoire_mo'])} Mo de mémoire résidente ou de "
         f"{_fr(LIMITS['duree_s'])} s (machine partagée)."
-        + (" Étapes relancées seules ensuite (`--fusionner`), les autres lignes gardant "
-           "leur mesure : " + ", ".join(meta["rerun"]) + "." if meta.get("rerun") else ""),
+        + (" Étapes relancées seules ensuite (`--fusionner`, "
+           f"{meta.get('rerun_repeats', meta['repeats'])} essai(s), voir la colonne « essais »), "
+           "les autres lignes gardant leur mesure : " + ", ".join(meta["rerun"]) + "."
+           if meta.get("rerun") else ""),
         "",
         "| étape | lignes | médiane | essais | lignes/s | pic mémoire | pair | médiane du pair "
         "| ratio | objectif | statut |",
@@ -962,6 +964,7 @@ def main(quick: bool = False, repeats: int | None = None, out: Path | None = Non
             raise RuntimeError("fusion impossible : les résultats existants portent sur un "
                                f"autre territoire ({previous.get('mode')}).")
         meta["rerun"] = sorted(set(previous.get("etapes_relancees", [])) | set(rows))
+        meta["rerun_repeats"], meta["repeats"] = repeats, previous["essais"]
         meta["total_s"] = round(meta["total_s"] + previous["duree_totale_s"], 1)
         rows = {step: rows.get(step, previous["etapes"].get(step)) for step in STEPS
                 if step in rows or step in previous["etapes"]}
