@@ -1,4 +1,5 @@
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 from shapely.geometry import Point
@@ -8,6 +9,7 @@ from fragility.conventions import (
     check_iris_frame,
     crs_for,
     departement_of,
+    isin,
     normalise_code,
     require_crs,
 )
@@ -46,3 +48,18 @@ def test_check_iris_frame():
         check_iris_frame(good.rename_axis("code"))
     with pytest.raises(InputError, match="mal formés"):
         check_iris_frame(pd.DataFrame({"x": [1]}, index=pd.Index([212310101], name="iris")))
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+@pytest.mark.parametrize(
+    "candidates",
+    [["21231", "2A004"], {"21231"}, pd.Index(["21231", "99999"]), pd.Series(["2A004"]),
+     np.array(["21231"]), ["21231", None], [np.nan], [], [21231]],
+)
+def test_isin_matches_pandas(dtype, candidates):
+    values = pd.Series(["21231", "2A004", None, "21231", "01001"], dtype=dtype)
+    expected = values.isin(candidates).to_numpy()
+    got = isin(values, candidates)
+    assert got.dtype == bool
+    assert got.tolist() == expected.tolist()
+    assert isin(pd.Index(values), candidates).tolist() == expected.tolist()

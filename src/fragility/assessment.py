@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fragility.conventions import isin
 from fragility.coverage import CoverageResult, CoverageSettings, assess_coverage
 from fragility.disclosure import DEFAULT_K, TOTAL_LABEL, SuppressionManifest, protect
 from fragility.errors import FragilityWarning, InputError
@@ -331,7 +332,7 @@ def _protect_counts(events: pd.DataFrame, index: pd.Index, k: int):
     published["contacts"] = cells["contacts"].reindex(index)
     published["persons"] = cells["persons"].reindex(index)
     published["counts_status"] = cells["statut"].reindex(index)
-    zero = ~index.isin(raw.index)
+    zero = ~isin(index, raw.index)
     published.loc[zero, ["contacts", "persons"]] = 0
     published.loc[zero, "counts_status"] = "publie"
     published[["contacts", "persons"]] = published[["contacts", "persons"]].astype("Int64")
@@ -448,7 +449,7 @@ def assess(
                ("fichier", "lues", "acceptees", "rejetees", "doublons")}
         log["hors_iris"] = int((~events["geo_level"].eq("iris")).sum())
     else:
-        frame["in_zone"] = True if zone is None else index.isin(zone)
+        frame["in_zone"] = True if zone is None else isin(index, zone)
     spatial, clusters = _spatial(
         gdf, need, None if coverage is None else coverage.table["eb_ratio"], settings, seed)
     frame["lisa_coverage"] = clusters
@@ -463,7 +464,7 @@ def assess(
     published = frame.copy()
     if log_import is not None:
         published[["contacts", "persons", "counts_status"]] = published_counts
-        hidden = published.index.isin(list(masked))
+        hidden = isin(published.index, masked)
         published.loc[hidden, _DERIVED] = np.nan
     for column in PUBLISHED_COLUMNS:
         if column not in published:

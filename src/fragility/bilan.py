@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from fragility._files import atomic_write, sha256_of
+from fragility.conventions import isin
 from fragility.disclosure import (
     DEFAULT_DOMINANCE,
     DEFAULT_K,
@@ -357,7 +358,7 @@ def _prepare(events: pd.DataFrame, period: tuple[str, str]) -> pd.DataFrame:
     before = events.loc[months < period[0], "person_key"].dropna()
     frame = events.loc[inside].copy()
     status = np.where(frame["person_key"].isna(), "sans_personne",
-                      np.where(frame["person_key"].isin(set(before)), "deja_connue",
+                      np.where(isin(frame["person_key"], pd.unique(before)), "deja_connue",
                                "nouvelle"))
     frame["_person_status"] = status
     return frame
@@ -579,7 +580,8 @@ def _set_sum_publishable(iris_table: pd.DataFrame, members: set[str], k: int) ->
     raw = iris_table
     cells = raw[raw["commune"].ne(TOTAL_LABEL) & raw["iris"].ne(TOTAL_LABEL)]
     hidden = cells[cells["statut"].ne("publie")]
-    for part in (hidden[hidden["iris"].isin(members)], hidden[~hidden["iris"].isin(members)]):
+    member = isin(hidden["iris"], members)
+    for part in (hidden[member], hidden[~member]):
         if len(part) == 1 or (len(part) >= 2 and part["_true_gate"].sum() < k):
             return False
     return True
@@ -603,9 +605,9 @@ def _evaluation(frame, raw_iris, safe_iris, gdf, settings, qpv_total, total_cont
         index = pd.to_numeric(gdf[column], errors="coerce").dropna()
         n_top = max(1, round(TOP_NEED_SHARE * len(index)))
         top = set(index.sort_values(ascending=False, kind="stable").index[:n_top].astype(str))
-        reference = _divide(float(population[population.index.astype(str).isin(top)].sum()),
+        reference = _divide(float(population[isin(population.index.astype(str), top)].sum()),
                             float(population.sum()))
-        numerator = float(contacts_by_iris[contacts_by_iris.index.isin(top)].sum())
+        numerator = float(contacts_by_iris[isin(contacts_by_iris.index, top)].sum())
         note = (f"{n_top} IRIS du quintile supérieur sur {len(index)} IRIS dotés d'un indice ; "
                 f"{fr_int(located)} contacts localisés à l'IRIS.")
         if not _set_sum_publishable(check, top, k) or 0 < numerator < k:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from fragility.errors import CRSMismatchError, InputError
 
@@ -149,3 +152,38 @@ def check_iris_frame(frame: pd.DataFrame, *, what: str = "la table IRIS") -> Non
             f"{what} contient des codes IRIS mal formés (9 caractères attendus) : "
             f"{', '.join(map(str, bad[:5]))}."
         )
+
+
+def isin(values: pd.Series | pd.Index, candidates) -> np.ndarray:
+    """Which of ``values`` are among ``candidates``: ``values.isin(candidates)``, fast.
+
+    pandas 3.1 builds the lookup set of a pyarrow string column one pyarrow scalar at a
+    time (about 15 µs per candidate: 0.7 s against the 49,000 IRIS codes of France,
+    whatever the length of ``values``). This hands the whole set to
+    ``pyarrow.compute.is_in`` at once; other dtypes go to pandas unchanged.
+
+    Parameters
+    ----------
+    values : pandas.Series or pandas.Index
+        Codes (or any values) to test.
+    candidates : iterable
+        Allowed values (list, set, Index, Series, array).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask, aligned on ``values`` by position.
+    """
+    array = values.array
+    if not isinstance(array, pd.arrays.ArrowStringArray):
+        return np.asarray(values.isin(candidates), dtype=bool)
+    if isinstance(candidates, pd.Series | pd.Index):
+        candidates = candidates.to_numpy(dtype=object)
+    items = list(candidates)
+    strings = [item for item in items if isinstance(item, str)]
+    others = (item for item in items if not isinstance(item, str))
+    if any(pd.api.types.is_scalar(item) and pd.isna(item) for item in others):
+        strings.append(None)  # a missing candidate matches the missing values, as in pandas
+    chunked = array.__arrow_array__()
+    found = pc.is_in(chunked, value_set=pa.array(strings, type=chunked.type))
+    return np.asarray(found.fill_null(False), dtype=bool)

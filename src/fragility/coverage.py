@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from fragility.conventions import isin
 from fragility.errors import InputError
 
 #: Reasons why an IRIS is not assessed, with their French wording.
@@ -516,7 +517,7 @@ def assess_coverage(
     in_zone = pd.Series(True, index=index)
     if zone is not None:
         zone = {str(code) for code in zone}
-        in_zone = pd.Series(index.isin(list(zone)), index=index)
+        in_zone = pd.Series(isin(index, zone), index=index)
         reason[~in_zone] = "hors_zone"
     free = reason.isna()
     small = ~(population >= settings.min_population)

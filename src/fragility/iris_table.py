@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from fragility._files import atomic_path, atomic_write
-from fragility.conventions import IRIS_INDEX, check_iris_frame
+from fragility.conventions import IRIS_INDEX, check_iris_frame, isin
 from fragility.errors import InputError
 from fragility.sources import LAYERS, Catalogue, LocalFile, Parsed, discover
 from fragility.sources.insee import CENSUS_BASES
@@ -281,8 +281,9 @@ def _contours(b: _Builder, _gdf) -> gpd.GeoDataFrame:
         )
     contours = contours.assign(commune=current)
     wanted = set(b.territory.communes)
-    gdf = contours[contours["commune"].isin(wanted)].copy()
+    gdf = contours[isin(contours["commune"], wanted)].copy()
     b.contour_codes = set(contours.index)
+    b.contour_index = pd.Index(contours.index, dtype=object)
     absent = sorted(wanted - set(gdf["commune"]))
     for code in absent:
         name = cog.communes["name"].get(code, "")
@@ -323,11 +324,8 @@ def _current_codes(cog, codes: pd.Series) -> dict[str, str]:
     distinct = pd.unique(codes)
     if not cog.communes.index.is_unique:  # pragma: no cover - the COG readers deduplicate
         return {c: cog.current_code(c) or c for c in distinct}
-    rows = cog.communes.reindex(distinct)
-    parent = rows["chef_lieu"]
-    current = np.where(rows["type"].eq("commune-actuelle").to_numpy(), distinct,
-                       np.where(parent.isin(cog.communes.index).to_numpy(), parent, distinct))
-    return dict(zip(distinct, current, strict=True))
+    current = cog.current_codes(distinct)
+    return {c: now or c for c, now in zip(distinct, current, strict=True)}
 
 
 def _geography_year(layer: str, vintage: str | None) -> int | None:
@@ -346,9 +344,14 @@ def _harmonise(b: _Builder, parsed: Parsed, additive: bool) -> tuple[pd.DataFram
     """
     frame = parsed.frame
     notes = []
-    outside = [c for c in frame.index if c not in b.contour_codes]
-    for code in outside:
-        parent = b.cog.current_code(code[:5])
+    inside = isin(frame.index, b.contour_index)
+    outside = frame.index[~inside]
+    # Only codes of the territory's communes (or of communes merged into one of them)
+    # matter below; a national file read for one EPCI has tens of thousands of others.
+    communes = pd.Index(outside.str[:5], dtype=object)
+    parents = b.cog.current_codes(communes)
+    ours = isin(communes, b.territory.communes) | isin(parents, b.territory.communes)
+    for code, parent in zip(outside[ours], parents[ours], strict=True):
         target = f"{parent}0000" if parent else None
         if (
             additive
@@ -367,7 +370,7 @@ def _harmonise(b: _Builder, parsed: Parsed, additive: bool) -> tuple[pd.DataFram
                 "millesime_different",
                 f"code {code} du fichier absent des contours (géographie différente)",
             )
-    return frame.drop(index=outside), notes
+    return frame[inside], notes
 
 
 def _join_values(b: _Builder, gdf, parsed: Parsed, skip=()) -> gpd.GeoDataFrame:
@@ -386,7 +389,7 @@ def _join_values(b: _Builder, gdf, parsed: Parsed, skip=()) -> gpd.GeoDataFrame:
                 "vintage": parsed.vintage,
             }
         )
-    present = gdf.index.isin(frame.index)
+    present = isin(gdf.index, frame.index)
     b.missing(parsed.layer, gdf.index[~present], "absent_du_fichier")
     if parsed.secret is not None:
         secret = parsed.secret.reindex(gdf.index).fillna(0)
@@ -441,7 +444,7 @@ def _filosofi(b: _Builder, gdf):
     if parsed is not None:
         gdf = _join_values(b, gdf, parsed)
         level = pd.Series(
-            np.where(gdf.index.isin(parsed.frame.index), "iris", None),
+            np.where(isin(gdf.index, parsed.frame.index), "iris", None),
             index=gdf.index,
             dtype=object,
         )
@@ -556,7 +559,7 @@ def _qpv(b: _Builder, gdf):
         b.summary("qpv_list", None, 0)
         return gdf
     by_commune = listing.frame.groupby("commune")["qpv"].apply(lambda s: ",".join(sorted(s)))
-    in_qpv_commune = gdf["commune"].isin(by_commune.index)
+    in_qpv_commune = isin(gdf["commune"], by_commune.index)
     gdf["qpv_status"] = np.where(in_qpv_commune, "contours_absents", "aucun_qpv_dans_la_commune")
     gdf["qpv_commune_codes"] = gdf["commune"].map(by_commune).fillna("")
     b.missing("qpv", gdf.index[in_qpv_commune], "contours_qpv_absents")
@@ -593,7 +596,7 @@ def _france_services(b: _Builder, gdf):
     nearest = nearest[~nearest.index.duplicated(keep="first")]
     gdf["fs_distance_m"] = nearest["fs_distance_m"].round(1)
     gdf["fs_nearest"] = nearest["name"]
-    inside = points[points["commune"].isin(b.territory.communes)]
+    inside = points[isin(points["commune"], b.territory.communes)]
     b.summary(
         "france_services",
         parsed,

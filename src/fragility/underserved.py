@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from fragility.conventions import isin
 from fragility.coverage import NOT_ASSESSED, CoverageResult
 from fragility.errors import InputError
 
@@ -306,7 +307,7 @@ def _thematic_gap(thematic: pd.DataFrame | None, iris: str, levels: pd.Series) -
 def _potential(index, need, access, zone, settings) -> pd.DataFrame:
     """Flags from need × accessibility alone (no logs): lower confidence."""
     in_zone = pd.Series(True, index=index) if zone is None else pd.Series(
-        index.isin([str(z) for z in zone]), index=index)
+        isin(index, [str(z) for z in zone]), index=index)
     need = need.reindex(index) if need is not None else pd.DataFrame(index=index)
     columns = [c for c in NEED_COLUMNS if c in need]
     if columns:

@@ -165,6 +165,9 @@ def test_cog_current_code(tmp_path, writer):
     if writer is write_v_commune:
         assert c.current_code("21443") == "21433"  # Mornay, commune associée
         assert c.current_code("75101") is None  # parent 75056 is not in this file
+    queried = ["21213", "21452", "2A004", "99999", "21443", "75101", "21213", None]
+    many = c.current_codes(queried)
+    assert many.tolist() == [None if q is None else c.current_code(q) for q in queried]
 
 
 # ------------------------------------------------------------------------------ EPCI
@@ -263,6 +266,8 @@ def test_real_cog(real_data):
     assert c.current_code("21213") == "21452"  # Crimolois
     assert c.current_code("21507") == "21183"  # Premières
     assert c.current_code("21443") == "21433"  # Mornay, commune associée
+    every = list(communes.frame.index)
+    assert c.current_codes(every).tolist() == [c.current_code(code) for code in every]
     assert epci.frame["epci"].nunique() == 19
     members = set(epci.frame.loc[epci.frame["epci"] == "242100410", "commune"])
     assert members == DIJON_METROPOLE

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from fragility.conventions import normalise_code
 from fragility.errors import InputError
@@ -143,6 +145,23 @@ def read_table(path: Path, member: str | None = None) -> pd.DataFrame:
     return frame
 
 
+def _arrow_floats(values: pd.Series) -> pd.Series | None:
+    """Blank-free pyarrow string column parsed at once by pyarrow (blanks give NaN).
+
+    ``None`` when the column is not pyarrow strings or holds any other non-number
+    (then pandas parses it cell by cell).
+    """
+    if not isinstance(values.array, pd.arrays.ArrowStringArray):
+        return None
+    chunked = values.array.__arrow_array__()
+    blank = pc.equal(chunked, "")
+    try:
+        parsed = pc.cast(pc.if_else(blank, pa.scalar(None, chunked.type), chunked), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return pd.Series(parsed.to_numpy(zero_copy_only=False), index=values.index, dtype=float)
+
+
 def to_numeric(values: pd.Series, *, path: Path, field: str) -> pd.Series:
     """Convert a string column to float; missing tokens become NaN.
 
@@ -163,28 +182,70 @@ def to_numeric(values: pd.Series, *, path: Path, field: str) -> pd.Series:
     pandas.Series
         Float values.
     """
-    text = values.astype(str).str.strip()
+    # Fast path: plain numbers parse at once; only the rest (missing tokens, decimal
+    # commas, spaces, errors) goes through the cleaning below, which gives the same
+    # value for any cell the fast path accepts.
+    numbers = _arrow_floats(values)
+    if numbers is None:
+        numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    todo = numbers.isna().to_numpy()
+    if not todo.any():
+        return numbers
+    rest = values[todo]
+    text = rest.astype(str).str.strip()
     missing = text.str.lower().isin(MISSING_TOKENS)
     cleaned = text.where(~missing, None).str.replace(",", ".", regex=False)
     cleaned = cleaned.str.replace("\u202f", "", regex=False).str.replace(" ", "", regex=False)
-    numbers = pd.to_numeric(cleaned, errors="coerce")
-    bad = numbers.isna() & ~missing
+    parsed = pd.to_numeric(cleaned, errors="coerce")
+    bad = parsed.isna() & ~missing
     if bad.any():
-        line = int(values.index[bad.to_numpy()][0])
+        line = int(rest.index[bad.to_numpy()][0])
         raise InputError(
             f"valeur non numérique « {values[line]} » ({int(bad.sum())} cellule(s) de ce type).",
             path=path,
             line=line,
             field=field,
         )
-    return numbers.astype(float)
+    numbers[todo] = parsed.astype(float).to_numpy()
+    return numbers
+
+
+def normalised_codes(values: pd.Series, width: int) -> pd.Series:
+    """:func:`~fragility.conventions.normalise_code` over a column, vectorised.
+
+    Cells that already hold ``width`` letters or digits (the usual case) are only
+    stripped and upper-cased, which is what ``normalise_code`` does to them; the others
+    (lost leading zeros, ``.0`` suffixes, blanks, numbers) go through ``normalise_code``.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Raw codes.
+    width : int
+        Expected width (9 for IRIS, 5 for communes).
+
+    Returns
+    -------
+    pandas.Series
+        Normalised codes (``str``), missing where the cell is blank.
+    """
+    try:
+        stripped = values.str.strip().str.upper()
+    except AttributeError:  # not a column of strings
+        return values.map(lambda v: normalise_code(v, width)).astype("str")
+    fast = stripped.str.fullmatch(rf"[0-9A-Z]{{{width}}}").fillna(False).astype(bool)
+    out = stripped.astype("str")
+    if not fast.all():
+        slow = ~fast.to_numpy()
+        out[slow] = values[slow].map(lambda v: normalise_code(v, width)).astype("str")
+    return out
 
 
 def codes(
     values: pd.Series, width: int, pattern: re.Pattern, *, path: Path, field: str
 ) -> pd.Series:
     """Normalise and validate a column of codes (IRIS, commune), naming the first bad line."""
-    out = values.map(lambda v: normalise_code(v, width))
+    out = normalised_codes(values, width)
     bad = out.isna() | ~out.fillna("").str.match(pattern)
     if bad.any():
         line = int(values.index[bad.to_numpy()][0])

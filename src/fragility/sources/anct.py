@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -38,7 +39,7 @@ def qpv_fields_present(columns) -> bool:
     return _pick(columns, QPV_FIELDS["qpv"]) is not None
 
 
-def weekly_hours(row: pd.Series) -> float:
+def weekly_hours(row: Mapping[str, object]) -> float:
     """Sum the opening slots (``"09:00 - 12:00 / 13:30 - 17:00"``) of the six days, in hours.
 
     Returns NaN when no day carries any slot (hours not published). Overlapping or
@@ -59,6 +60,15 @@ def weekly_hours(row: pd.Series) -> float:
                 total += (stop - start) / 60
                 end = stop
     return total if seen else float("nan")
+
+
+def _weekly_hours_column(table: pd.DataFrame) -> list[float]:
+    """:func:`weekly_hours` of every row, reading only the day columns."""
+    days = [d for d in FS_DAYS if d in table]
+    if not days:
+        return [float("nan")] * len(table)
+    rows = zip(*(table[d].tolist() for d in days), strict=True)
+    return [weekly_hours(dict(zip(days, values, strict=True))) for values in rows]
 
 
 def read_france_services(path: str | Path) -> Parsed:
@@ -93,7 +103,7 @@ def read_france_services(path: str | Path) -> Parsed:
             "commune": commune,
             "format": table.get("format_fs", pd.Series("", index=table.index)).str.strip(),
             "fs_type": table.get("type_fs", pd.Series("", index=table.index)).str.strip(),
-            "weekly_hours": table.apply(weekly_hours, axis=1),
+            "weekly_hours": _weekly_hours_column(table),
         }
     )
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=CRS_WGS84)

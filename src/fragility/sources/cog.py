@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fragility.conventions import COMMUNE_RE, EPCI_RE
+from fragility.conventions import COMMUNE_RE, EPCI_RE, isin
 from fragility.errors import InputError
 from fragility.sources._model import LICENCE_OUVERTE, Layer, Parsed, Source
 from fragility.sources._read import codes, read_table, vintage_from_name
@@ -198,6 +198,29 @@ class Cog:
             return code
         parent = row["chef_lieu"]
         return parent if isinstance(parent, str) and parent in self.communes.index else None
+
+    def current_codes(self, codes) -> pd.Series:
+        """:meth:`current_code` for many codes at once.
+
+        Parameters
+        ----------
+        codes : sequence of str
+            Commune codes, current or former.
+
+        Returns
+        -------
+        pandas.Series
+            Indexed by position like ``codes``; the current commune of each code, or
+            ``None`` when the code is unknown or its parent is.
+        """
+        codes = pd.Index(codes, dtype=object)
+        rows = self.communes.reindex(codes.unique())
+        parent = rows["chef_lieu"].where(isin(rows["chef_lieu"], self.communes.index))
+        known = rows["type"].notna()
+        own = pd.Series(rows.index, index=rows.index, dtype=object)
+        current = own.where(rows["type"].eq("commune-actuelle"), parent).where(known)
+        values = current.reindex(codes).to_numpy(dtype=object)
+        return pd.Series([v if isinstance(v, str) else None for v in values], dtype=object)
 
 
 SOURCES = [
