@@ -97,3 +97,53 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_csv(frame, handle, *, sep: str = ";", float_format: str = "%.10g") -> None:
+    """Write ``frame`` (no index) as ``frame.to_csv(handle, index=False, ...)`` would.
+
+    pandas formats a float cell through ``float_format`` with a costly path per cell
+    (25 s for 49,000 IRIS × 150 columns). Here every column is turned into strings
+    once and written by the :mod:`csv` module pandas itself uses: same quoting, same
+    bytes, several times faster. Columns of other dtypes (dates, categories…) make the
+    whole frame go to pandas.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Table to write; the index is not written.
+    handle : file object
+        Text handle opened with ``newline=""``.
+    sep : str, default ";"
+        Field separator.
+    float_format : str, default "%.10g"
+        Format of float cells; missing cells are empty.
+    """
+    import csv
+
+    import numpy as np
+    import pandas as pd
+
+    simple = {"float64", "int64", "int32", "bool", "object", "str", "Int64", "boolean"}
+    if not all(str(dtype) in simple for dtype in frame.dtypes) or not frame.columns.is_unique:
+        frame.to_csv(handle, index=False, sep=sep, float_format=float_format,
+                     lineterminator="\n")
+        return
+    columns = []
+    for name in frame.columns:
+        series = frame[name]
+        if str(series.dtype) == "float64":
+            values = series.to_numpy()
+            text = [float_format % v for v in values.tolist()]
+            for i in np.flatnonzero(np.isnan(values)):
+                text[i] = ""
+        elif str(series.dtype) in ("int64", "int32", "bool"):
+            text = [str(v) for v in series.tolist()]
+        else:
+            text = ["" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+                    for v in series.tolist()]
+        columns.append(text)
+    writer = csv.writer(handle, delimiter=sep, lineterminator="\n", quotechar='"',
+                        quoting=csv.QUOTE_MINIMAL)
+    writer.writerow([str(c) for c in frame.columns])
+    writer.writerows(zip(*columns, strict=True))

@@ -30,6 +30,7 @@ from fragility.conventions import isin
 from fragility.coverage import CoverageResult, CoverageSettings, assess_coverage
 from fragility.disclosure import DEFAULT_K, TOTAL_LABEL, SuppressionManifest, protect
 from fragility.errors import FragilityWarning, InputError
+from fragility.geometry import dissolve
 from fragility.logs.aggregate import aggregate_with_margins
 from fragility.logs.importer import LogImport, read_log
 from fragility.underserved import FlagSettings, flag_underserved
@@ -356,9 +357,8 @@ def _propose(gdf, services, extra, flags, coverage_table, need, settings):
     if unmet.sum() <= 0:
         return None, pd.Series(None, index=gdf.index, dtype=object)
     demand = gdf[["geometry"]].assign(unmet=unmet.to_numpy())
-    columns = ["commune", "commune_name", "geometry"] if "commune_name" in gdf else [
-        "commune", "geometry"]
-    communes = gdf[columns].dissolve(by="commune").reset_index()
+    columns = ["commune_name"] if "commune_name" in gdf else []
+    communes = dissolve(gdf, "commune", columns).reset_index()
     nearby = None
     if services is not None and len(services):
         box = gdf.total_bounds

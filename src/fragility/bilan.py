@@ -361,6 +361,9 @@ def _prepare(events: pd.DataFrame, period: tuple[str, str]) -> pd.DataFrame:
                       np.where(isin(frame["person_key"], pd.unique(before)), "deja_connue",
                                "nouvelle"))
     frame["_person_status"] = status
+    # Persons as integers (-1: none): grouping by them is far cheaper than by the
+    # 64-character pseudonyms.
+    frame["_person"] = pd.factorize(frame["person_key"])[0]
     return frame
 
 
@@ -384,14 +387,18 @@ def _subset(frame: pd.DataFrame, spec: ActivityTable) -> pd.DataFrame:
 
 
 def _group_counts(cells: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Contacts, distinct persons and top share per group (``keys`` may be empty)."""
+    """Contacts, distinct persons and top share per group (``keys`` may be empty).
+
+    ``cells`` holds the key columns and ``_person`` (integer person, -1 for none).
+    """
     work = cells.assign(_one=1)
     by = keys or ["_one"]
-    grouped = work.groupby(by, sort=True)
-    out = grouped.size().rename("contacts").to_frame()
-    out["persons"] = grouped["person_key"].nunique()
-    per_person = work.dropna(subset=["person_key"]).groupby([*by, "person_key"]).size()
-    top = per_person.groupby(level=list(range(len(by)))).max()
+    out = work.groupby(by, sort=True).size().rename("contacts").to_frame()
+    per_person = work[work["_person"].to_numpy() >= 0].groupby([*by, "_person"]).size()
+    level = list(range(len(by)))
+    out["persons"] = per_person.groupby(level=level).size().reindex(out.index).fillna(0).astype(
+        "int64")
+    top = per_person.groupby(level=level).max()
     out["top_share"] = (top.reindex(out.index).fillna(0) / out["contacts"]).round(4)
     out = out.reset_index().drop(columns="_one", errors="ignore")
     return out
@@ -401,7 +408,7 @@ def _raw_table(frame: pd.DataFrame, spec: ActivityTable) -> pd.DataFrame:
     """Cells and margins (true distinct persons) of one table, before protection."""
     subset = _subset(frame, spec)
     keys = list(spec.keys)
-    base = pd.concat([_key_values(subset, spec), subset[["person_key"]]], axis=1)
+    base = pd.concat([_key_values(subset, spec), subset[["_person"]]], axis=1)
     if spec.multi:
         exploded = base.assign(**{keys[0]: base[keys[0]].str.split("|")}).explode(keys[0])
         parts = [_group_counts(exploded, keys), _group_counts(base, [])]
@@ -793,7 +800,7 @@ def _rows(bilan: Bilan, name: str) -> list[dict]:
     spec = TABLES[name]
     table = bilan.tables[name]
     out = []
-    for _, row in table.iterrows():
+    for row in table.to_dict("records"):  # iterrows builds one Series per row: slow
         cells = [month_label(row[key]) if name == "mois" and row[key] != TOTAL_LABEL
                  else label_of(key, row[key]) for key in spec.keys]
         out.append({

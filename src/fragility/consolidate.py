@@ -37,6 +37,7 @@ from fragility._files import atomic_write, sha256_of
 from fragility.bilan import SCHEMA, TABLES, TOTAL_LABEL, label_of
 from fragility.errors import InputError
 from fragility.formatting import fr_number
+from fragility.geometry import dissolve
 
 __all__ = ["CONSOLIDATION_SCHEMA", "BilanRelease", "Consolidation", "consolidate",
            "read_release"]
@@ -294,7 +295,7 @@ def _map(result: Consolidation, territory, path: Path) -> Path:
     from fragility.maps import static_map
 
     gdf = build_iris_table(territory).gdf
-    communes = gdf.dissolve(by="commune")[["geometry"]]
+    communes = dissolve(gdf, "commune")
     table = result.tables["commune"].set_index("commune")
     communes["contacts"] = pd.to_numeric(table["contacts"], errors="coerce").reindex(
         communes.index).astype(float)

@@ -25,6 +25,7 @@ from fragility.assessment import Assessment, AssessmentSettings, assess, simulat
 from fragility.bilan import Bilan, BilanSettings, compute_bilan
 from fragility.composite import INDEX_COLUMNS, IndexResult, load_config, territory_indices
 from fragility.errors import InputError
+from fragility.geometry import dissolve
 from fragility.iris_table import IrisTable, build_iris_table, source_line
 from fragility.logs.importer import read_log
 from fragility.maps import static_map, write_interactive_map
@@ -144,7 +145,7 @@ def _figures(gdf, territory, table, out: Path, assessment) -> list[Path]:
     )
     line = source_line(table)
     short = territory.name.split(" (")[0]
-    dissolved = gdf.dissolve(by="commune")[["geometry"]]
+    dissolved = dissolve(gdf, "commune")
     common = {"subtitle": subtitle, "source_line": line, "borders": dissolved}
     files = []
     density = gdf.assign(density=gdf["population"] / (gdf.geometry.area / 1e6))

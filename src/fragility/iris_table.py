@@ -14,8 +14,9 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
-from fragility._files import atomic_path, atomic_write
+from fragility._files import atomic_path, atomic_write, write_csv
 from fragility.conventions import IRIS_INDEX, check_iris_frame, isin
 from fragility.errors import InputError
 from fragility.sources import LAYERS, Catalogue, LocalFile, Parsed, discover
@@ -107,9 +108,7 @@ class IrisTable:
         with atomic_path(gpkg) as tmp:
             self.gdf.reset_index().to_file(tmp, layer="iris", driver="GPKG")
         with atomic_write(csv, "w", encoding="utf-8", newline="") as handle:
-            pd.DataFrame(self.gdf.drop(columns="geometry")).reset_index().to_csv(
-                handle, index=False, sep=";", float_format="%.10g", lineterminator="\n"
-            )
+            write_csv(pd.DataFrame(self.gdf.drop(columns="geometry")).reset_index(), handle)
         with atomic_write(md, "w", encoding="utf-8") as handle:
             handle.write(self.coverage_markdown())
         return [gpkg, csv, md]
@@ -532,17 +531,25 @@ def _qpv(b: _Builder, gdf):
     gdf["qpv_codes"] = ""
     if contours is not None:
         qpv = contours.frame.to_crs(gdf.crs)
-        union = qpv.geometry.union_all()
-        inter = gdf.geometry.intersection(union).area
-        gdf["qpv_share"] = (inter / gdf.geometry.area).clip(0, 1).round(6)
         pairs = gpd.sjoin(gdf[["geometry"]], qpv[["geometry"]], predicate="intersects")
         pairs = pairs[pairs.index.notna()]
-        codes = {}
-        for iris, qcode in zip(pairs.index, pairs["qpv"], strict=True):
-            shared = gdf.geometry[iris].intersection(qpv.geometry[qcode]).area
-            if shared > 0.001 * gdf.geometry[iris].area:
-                codes.setdefault(iris, []).append(qcode)
-        gdf["qpv_codes"] = [",".join(sorted(codes.get(i, []))) for i in gdf.index]
+        iris_geometry = gdf.geometry.loc[pairs.index].to_numpy()
+        shared = shapely.area(shapely.intersection(
+            iris_geometry, qpv.geometry.loc[pairs["qpv"]].to_numpy()))
+        # Area in QPV: the pair's intersection, or, for an IRIS meeting several QPV
+        # (which may overlap), the intersection with their union. Only the IRIS that
+        # meet a QPV are intersected: the national union has thousands of parts.
+        several = pairs.index.duplicated(keep=False)
+        inter = pd.Series(shared[~several], index=pairs.index[~several], dtype=float)
+        for iris, group in pairs[several].groupby(level=0, sort=False)["qpv"]:
+            union = shapely.union_all(qpv.geometry.loc[group].to_numpy())
+            inter[iris] = gdf.geometry[iris].intersection(union).area
+        area = gdf.geometry.area
+        gdf["qpv_share"] = (inter.reindex(gdf.index).fillna(0.0) / area).clip(0, 1).round(6)
+        kept = shared > 0.001 * shapely.area(iris_geometry)
+        codes = pd.Series(pairs["qpv"].to_numpy()[kept], index=pairs.index[kept])
+        joined = codes.groupby(level=0).agg(lambda c: ",".join(sorted(c)))
+        gdf["qpv_codes"] = joined.reindex(gdf.index).fillna("").tolist()
         gdf["qpv_status"] = "contours"
         geos = sorted(set(contours.frame["geography"]))
         b.summary(

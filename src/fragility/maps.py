@@ -40,6 +40,7 @@ from fragility._files import atomic_path, atomic_write
 from fragility.disclosure import DEFAULT_K
 from fragility.errors import CRSMismatchError, InputError
 from fragility.formatting import fr_number
+from fragility.geometry import dissolve
 from fragility.underserved import FLAGS
 
 #: Banner of every map of the synthetic demonstration territory.
@@ -126,6 +127,24 @@ _DIGITS = 6
 # --------------------------------------------------------------------------------------
 
 
+def _print_tolerance(gdf: gpd.GeoDataFrame, pixels: float) -> float:
+    """Half a pixel of a figure ``pixels`` wide showing ``gdf``, in map units."""
+    minx, miny, maxx, maxy = gdf.total_bounds
+    extent = max(maxx - minx, maxy - miny)
+    return float(extent / pixels / 2) if np.isfinite(extent) and extent > 0 else 0.0
+
+
+def _simplified(gdf: gpd.GeoDataFrame, tolerance: float) -> gpd.GeoDataFrame:
+    """Outlines simplified below ``tolerance``, topology kept.
+
+    The same picture with far fewer vertices, which is what makes a national map (49,000
+    IRIS) slow to draw.
+    """
+    if tolerance <= 0:
+        return gdf
+    return gdf.set_geometry(gdf.geometry.simplify(tolerance, preserve_topology=True))
+
+
 def static_map(
     gdf: gpd.GeoDataFrame,
     column: str,
@@ -189,6 +208,9 @@ def static_map(
     path = Path(path)
     fig = Figure(figsize=(8.27, 8.27), dpi=150)
     _deferred_canvas(fig)
+    tolerance = _print_tolerance(gdf, pixels=8.27 * 150)
+    gdf = _simplified(gdf, tolerance)
+    borders = None if borders is None else _simplified(borders, tolerance)
     ax = fig.add_subplot()
     if categories is not None:
         values = gdf[column].where(gdf[column].isin(list(categories)))
@@ -632,15 +654,35 @@ def _name_column(frame, candidates=("name", "nom", "label", "libelle")) -> str |
     return next((c for c in candidates if c in frame.columns), None)
 
 
-def _near(frame: gpd.GeoDataFrame, area, crs, margin: float) -> gpd.GeoDataFrame:
-    """Rows of ``frame`` within ``margin`` metres of ``area`` (a geometry in ``crs``)."""
+def _near(frame: gpd.GeoDataFrame, iris: gpd.GeoDataFrame, margin: float) -> gpd.GeoDataFrame:
+    """Rows of ``frame`` within ``margin`` metres of one of the ``iris`` (projected).
+
+    A spatial-index query: no union of the IRIS, which at national scale takes longer
+    than the whole map.
+    """
     frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
     if frame.crs is None:
         raise CRSMismatchError("couche sans système de coordonnées : impossible de la "
                                "placer sur la carte.")
-    projected = frame.to_crs(crs)
-    keep = projected.geometry.intersects(area.buffer(margin))
-    return frame[keep.to_numpy()]
+    projected = frame.to_crs(iris.crs)
+    hits = iris.sindex.query(projected.geometry.to_numpy(), predicate="dwithin",
+                             distance=margin)
+    keep = np.zeros(len(frame), dtype=bool)
+    keep[np.unique(hits[0])] = True
+    return frame[keep]
+
+
+def _tooltip_columns(frame: gpd.GeoDataFrame) -> list[str]:
+    """The columns :func:`_tooltip` reads, among those of ``frame``."""
+    wanted = {"iris_name", "commune_name", "commune", "coverage_ratio", "coverage_ratio_low",
+              "coverage_ratio_high", "contacts", "persons", "counts_status",
+              "expected_contacts", "fs_distance_m", "qpv_codes", "qpv_share", "flag",
+              "confidence", "mode", "phrase"}
+    for key in ("isolation", "non_recours"):
+        wanted.add(CHOROPLETHS[key].column)
+        for prefix in CHOROPLETHS[key].rank:
+            wanted.update({prefix, f"{prefix}_low", f"{prefix}_high"})
+    return [c for c in frame.columns if c in wanted]
 
 
 def interactive_map(
@@ -727,12 +769,10 @@ def interactive_map(
     _scheme_name(scheme)
     work = _projected(gdf)
     crs = work.crs
-    area = work.geometry.union_all()
     web = _to_web(work, crs)
     bounds = web.total_bounds  # minx, miny, maxx, maxy
     codes = [str(c) for c in work.index]
-    records = dict(zip(codes, work.drop(columns=work.geometry.name).to_dict("records"),
-                       strict=True))
+    records = dict(zip(codes, work[_tooltip_columns(work)].to_dict("records"), strict=True))
 
     # thematic layers ------------------------------------------------------------------
     ranks = {}
@@ -858,7 +898,7 @@ def interactive_map(
     overlay_legends = []
     if qpv is not None and len(qpv):
         frame = qpv.reset_index() if "qpv" not in qpv.columns else qpv
-        frame = _near(frame, area, crs, 100.0)
+        frame = _near(frame, work, 100.0)
         if len(frame):
             qweb = _to_web(frame, crs)
             qfeatures = []
@@ -902,7 +942,7 @@ def interactive_map(
         point_layers.append(("Sites proposés (nouvelles permanences)", frame, "#e65100",
                              "site"))
     for index, (label, frame, colour, kind) in enumerate(point_layers):
-        frame = _near(frame, area, crs, 10_000.0)
+        frame = _near(frame, work, 10_000.0)
         if not len(frame):
             continue
         pweb = _to_web(frame, crs, simplify=None)
@@ -945,8 +985,8 @@ def interactive_map(
     if communes is not False:
         frame = communes
         if frame is None and "commune" in work:
-            columns = ["commune", "commune_name"] if "commune_name" in work else ["commune"]
-            frame = work[[*columns, work.geometry.name]].dissolve(by="commune").reset_index()
+            columns = ["commune_name"] if "commune_name" in work else []
+            frame = dissolve(work, "commune", columns).reset_index()
         if frame is not None and len(frame):
             cweb = _to_web(frame, crs)
             cfeatures = [f for f in (_feature(g, {}) for g in cweb) if f is not None]

@@ -361,7 +361,7 @@ def _indicator_table(table, level: str, gdf) -> dict | None:
             gdf["commune"]).sum()
     approx = False
     rows = []
-    for code, row in values.iterrows():
+    for code, row in zip(values.index, values.to_dict("records"), strict=True):
         cells = []
         for key in keys:
             status = _text(row.get(f"{key}_status"))
@@ -381,23 +381,38 @@ def _indicator_table(table, level: str, gdf) -> dict | None:
 
 
 def _iris_rows(gdf, assessment, counts, index_columns, k) -> list[dict]:
-    published = assessment.published if assessment is not None else None
-    order = sorted(gdf.index, key=lambda code: (str(gdf.at[code, "commune"]), str(code)))
+    codes = list(gdf.index)
+    n = len(codes)
+
+    def column(frame, name, default=None) -> list:
+        """Values of one column in the order of ``gdf`` (``default`` when absent)."""
+        if frame is None or name not in frame:
+            return [default] * n
+        return frame[name].reindex(gdf.index).tolist()
+
+    commune = column(gdf, "commune")
+    order = sorted(range(n), key=lambda i: (str(commune[i]), str(codes[i])))
+    flags = column(None if assessment is None else assessment.published, "flag")
+    names = column(gdf, "iris_name", "")
+    commune_names = column(gdf, "commune_name") if "commune_name" in gdf else commune
+    population = column(gdf, "population")
+    indices = [column(gdf, c["column"]) for c in index_columns]
+    profiles = column(gdf, "profile", "")
+    contacts, persons = column(counts, "contacts"), column(counts, "persons")
     rows = []
-    for code in order:
-        flag = _text(published.at[code, "flag"]) if published is not None else ""
+    for i in order:
+        flag = _text(flags[i]) if assessment is not None else ""
         rows.append({
-            "iris": str(code),
-            "name": _text(gdf.at[code, "iris_name"]) if "iris_name" in gdf else "",
-            "commune_name": _text(gdf.at[code, "commune_name"]) if "commune_name" in gdf
-            else _text(gdf.at[code, "commune"]),
-            "population": fr_number(gdf.at[code, "population"]),
-            "indices": [fr_number(gdf.at[code, c["column"]], 1) for c in index_columns],
-            "profile": _text(gdf.at[code, "profile"]) if "profile" in gdf else "",
+            "iris": str(codes[i]),
+            "name": _text(names[i]),
+            "commune_name": _text(commune_names[i]),
+            "population": fr_number(population[i]),
+            "indices": [fr_number(values[i], 1) for values in indices],
+            "profile": _text(profiles[i]),
             "flag": flag,
             "flag_label": FLAGS.get(flag, flag),
-            "contacts": _count(counts.at[code, "contacts"], k) if counts is not None else None,
-            "persons": _count(counts.at[code, "persons"], k) if counts is not None else None,
+            "contacts": _count(contacts[i], k) if counts is not None else None,
+            "persons": _count(persons[i], k) if counts is not None else None,
         })
     return rows
 

@@ -461,9 +461,22 @@ def _group_parts(
     if none.any():
         reasons = pd.Series(member_reason, index=group)
         reasons = reasons.where(~has_value(reasons), "donnee_manquante")
-        mode = reasons.groupby(level=0, sort=True).agg(lambda s: s.value_counts().index[0])
-        status[none] = mode.reindex(index[none]).fillna("donnee_manquante").to_numpy()
+        status[none] = _group_mode(reasons).reindex(index[none]).fillna(
+            "donnee_manquante").to_numpy()
     return _Parts(value, status, None, den_out)
+
+
+def _group_mode(values: pd.Series) -> pd.Series:
+    """Most frequent non-missing value of each group (index level 0), vectorised.
+
+    Ties go to the value seen first in the group, as ``value_counts().index[0]``.
+    """
+    frame = pd.DataFrame({"group": values.index, "value": values.to_numpy(dtype=object),
+                          "position": np.arange(len(values))}).dropna(subset=["value"])
+    counts = frame.groupby(["group", "value"], sort=False)["position"].agg(["size", "min"])
+    counts = counts.reset_index().sort_values(["group", "size", "min"],
+                                              ascending=[True, False, True], kind="stable")
+    return counts.drop_duplicates("group").set_index("group")["value"]
 
 
 def select(names: Iterable[str] | str | None = None) -> list[Indicator]:
