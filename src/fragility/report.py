@@ -56,6 +56,7 @@ from pathlib import Path
 import pandas as pd
 
 from fragility._files import atomic_path, atomic_write
+from fragility.conventions import isin
 from fragility.disclosure import DEFAULT_K, check_no_small_cells
 from fragility.errors import ConfigError, InputError
 from fragility.formatting import MISSING, NNBSP, fr_number, fr_percent
@@ -267,18 +268,23 @@ def _underserved(gdf, assessment, counts, k) -> list[dict]:
     if assessment is None:
         return []
     published = assessment.published
+    listed = published[isin(published["flag"], _LISTED_FLAGS)]
+    records = listed.to_dict("index")  # one dict per listed IRIS, not one .loc each
+    columns = [c for c in ("iris_name", "commune", "commune_name") if c in gdf]
+    places = gdf[columns].reindex(listed.index).to_dict("index")
+    tallies = None if counts is None else counts[["contacts", "persons"]].reindex(
+        listed.index).to_dict("index")
     rows = []
     for flag in _LISTED_FLAGS:
-        for code in sorted(published.index[published["flag"] == flag]):
-            row = published.loc[code]
-            contacts = _count(counts.at[code, "contacts"], k) if counts is not None else None
-            persons = _count(counts.at[code, "persons"], k) if counts is not None else None
+        for code in sorted(listed.index[listed["flag"] == flag]):
+            row, place = records[code], places[code]
+            contacts = _count(tallies[code]["contacts"], k) if counts is not None else None
+            persons = _count(tallies[code]["persons"], k) if counts is not None else None
             rows.append({
                 "iris": code,
-                "iris_name": _text(gdf.at[code, "iris_name"]) if "iris_name" in gdf else "",
-                "commune": _text(gdf.at[code, "commune"]),
-                "commune_name": _text(gdf.at[code, "commune_name"])
-                if "commune_name" in gdf else "",
+                "iris_name": _text(place.get("iris_name", "")),
+                "commune": _text(place.get("commune")),
+                "commune_name": _text(place.get("commune_name", "")),
                 "flag": flag,
                 "flag_label": FLAGS[flag],
                 "confidence": _text(row["confidence"]) or MISSING,

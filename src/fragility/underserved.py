@@ -209,9 +209,13 @@ def flag_underserved(
     levels = _need_levels(need, table["assessed"])
     low_access = _low_access(access, table["assessed"])
     rows = []
-    for iris, row in table.iterrows():
-        info = {} if access is None or iris not in access.index else access.loc[iris].to_dict()
-        qpv = np.nan if need is None or "qpv_share" not in need else need["qpv_share"].get(iris)
+    # One dict per row up front: iterrows and .loc build a Series per IRIS (slow at
+    # national scale).
+    infos = {} if access is None else access.to_dict("index")
+    shares = None if need is None or "qpv_share" not in need else need["qpv_share"].to_dict()
+    for iris, row in zip(table.index, table.to_dict("records"), strict=True):
+        info = infos.get(iris, {})
+        qpv = np.nan if shares is None else shares.get(iris)
         if not row["assessed"]:
             code = row["not_assessed"]
             words = [f"Non évalué : {NOT_ASSESSED[code]}"]
