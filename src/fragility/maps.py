@@ -35,6 +35,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from fragility._files import atomic_path, atomic_write
 from fragility.disclosure import DEFAULT_K
@@ -135,14 +136,18 @@ def _print_tolerance(gdf: gpd.GeoDataFrame, pixels: float) -> float:
 
 
 def _simplified(gdf: gpd.GeoDataFrame, tolerance: float) -> gpd.GeoDataFrame:
-    """Outlines simplified below ``tolerance``, topology kept.
+    """Outlines simplified below ``tolerance``: the same picture, far fewer vertices.
 
-    The same picture with far fewer vertices, which is what makes a national map (49,000
-    IRIS) slow to draw.
+    Douglas-Peucker without topology checks (ten times faster than with them); a
+    polygon it would reduce to nothing (smaller than the tolerance) keeps its outline.
     """
     if tolerance <= 0:
         return gdf
-    return gdf.set_geometry(gdf.geometry.simplify(tolerance, preserve_topology=True))
+    original = gdf.geometry.to_numpy()
+    simplified = shapely.simplify(original, tolerance, preserve_topology=False)
+    lost = shapely.is_empty(simplified) & ~shapely.is_empty(original)
+    simplified[lost] = original[lost]
+    return gdf.set_geometry(gpd.GeoSeries(simplified, index=gdf.index, crs=gdf.crs))
 
 
 def static_map(
@@ -435,8 +440,6 @@ def _projected(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def _to_web(frame: gpd.GeoDataFrame, crs, *, simplify: float | None = _SIMPLIFY_M
             ) -> gpd.GeoSeries:
     """Geometries in EPSG:4326, simplified (metres) in ``crs`` and rounded to 6 decimals."""
-    import shapely
-
     geometry = frame.geometry
     if frame.crs is None:
         raise CRSMismatchError("couche sans système de coordonnées : impossible de la "
