@@ -26,7 +26,10 @@ their own child, in the same invocation, on the same inputs:
 
 Run ``python bench/bench_national.py`` (``make bench``): writes ``bench/results.md``
 and ``bench/results.json``. ``--quick`` runs a small territory (a smoke test) and
-writes into the user cache unless ``--out`` is given.
+writes into the user cache unless ``--out`` is given. ``--profil DIR`` also profiles
+every step with pyinstrument (``DIR/<step>.html`` and ``.txt``, the first trial's call
+tree): the timed trials then carry the profiler's overhead, so profile and measure in
+separate runs.
 """
 
 from __future__ import annotations
@@ -173,14 +176,23 @@ class Context:
             return pickle.load(handle)
 
     def events(self):
-        """The largest imported log (events) and its number of rows read."""
+        """The largest imported log (events) and its number of rows read.
+
+        A step run without the import steps (``--steps coverage``) imports the smaller
+        export first, untimed.
+        """
         import pandas as pd
 
         for n in sorted(self.scale.events, reverse=True):
             path = self.work / f"events_{n}.parquet"
             if path.is_file():
                 return pd.read_parquet(path), n
-        raise FileNotFoundError("aucun journal importé")
+        from fragility.logs import read_log
+
+        log = read_log(self.export("small"), self.table().gdf, key=KEY)
+        n = log.report["lues"]
+        log.events.to_parquet(self.work / f"events_{n}.parquet")
+        return log.events, n
 
     def export(self, which: str) -> Path:
         """The smaller (``"small"``) or larger export file."""
@@ -673,14 +685,30 @@ CHILDREN = {
 }
 
 
-def child(step: str, scale: national.Scale, repeats: int, work: Path, result: Path) -> None:
-    """Run one step in this process and write its measures to ``result``."""
+def child(step: str, scale: national.Scale, repeats: int, work: Path, result: Path,
+          profile: Path | None = None) -> None:
+    """Run one step in this process and write its measures to ``result``.
+
+    With ``profile`` (a folder), the step runs under pyinstrument and its call tree is
+    written to ``<profile>/<step>.html`` and ``.txt``.
+    """
     import warnings
 
     warnings.simplefilter("ignore")
     load = os.getloadavg()[0]
     ctx = Context(scale, work)
-    out = CHILDREN[step](ctx, repeats)
+    if profile is None:
+        out = CHILDREN[step](ctx, repeats)
+    else:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.01)
+        with profiler:
+            out = CHILDREN[step](ctx, repeats)
+        profile.mkdir(parents=True, exist_ok=True)
+        (profile / f"{step}.html").write_text(profiler.output_html(), encoding="utf-8")
+        (profile / f"{step}.txt").write_text(
+            profiler.output_text(unicode=True, color=False), encoding="utf-8")
     out["peak_mb"] = peak_memory_mb() + out.pop("peak_mb_extra", 0.0)
     out["load_1min"] = load
     result.write_text(json.dumps(out, ensure_ascii=False, default=str), encoding="utf-8")
@@ -722,12 +750,12 @@ def _watch(proc: subprocess.Popen, memory_mb: float, seconds: float) -> str | No
 
 
 def _run_child(step: str, scale: national.Scale, repeats: int, work: Path,
-               in_process: bool = False) -> dict:
+               in_process: bool = False, profile: Path | None = None) -> dict:
     result = work / f"{step}.json"
     if in_process:  # smoke tests: no child process, peak memory of the whole process
         start = time.perf_counter()
         try:
-            child(step, scale, repeats, work, result)
+            child(step, scale, repeats, work, result, profile)
         except Exception as exc:
             return {"times": [], "rows": 0, "error": f"{type(exc).__name__}: {exc}",
                     "wall_s": time.perf_counter() - start}
@@ -740,7 +768,8 @@ def _run_child(step: str, scale: national.Scale, repeats: int, work: Path,
         proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--child", step, "--scale",
              scale.name, "--repeats", str(repeats), "--work", str(work), "--result",
-             str(result)], stdout=handle, stderr=subprocess.STDOUT, text=True)
+             str(result), *([] if profile is None else ["--profil", str(profile)])],
+            stdout=handle, stderr=subprocess.STDOUT, text=True)
         stopped = _watch(proc, LIMITS["memoire_mo"], LIMITS["duree_s"])
     wall = time.perf_counter() - start
     if stopped:
@@ -898,7 +927,7 @@ def write_results(rows: dict, meta: dict, out: Path) -> tuple[Path, Path]:
 
 def main(quick: bool = False, repeats: int | None = None, out: Path | None = None,
          steps: list[str] | None = None, *, scale: national.Scale | None = None,
-         in_process: bool = False, merge: bool = False) -> dict:
+         in_process: bool = False, merge: bool = False, profile: Path | None = None) -> dict:
     """Run the suite (each step in its own child process) and write the result files.
 
     Parameters
@@ -918,6 +947,9 @@ def main(quick: bool = False, repeats: int | None = None, out: Path | None = Non
     merge : bool, default False
         Keep the other steps of the ``results.json`` already in ``out`` (same territory)
         and replace only the steps run now; the result files list the steps rerun.
+    profile : pathlib.Path, optional
+        Folder of a pyinstrument profile per step (``<step>.html``, ``<step>.txt``);
+        the result files go there too unless ``out`` is given.
 
     Returns
     -------
@@ -926,6 +958,8 @@ def main(quick: bool = False, repeats: int | None = None, out: Path | None = Non
     """
     scale = scale or (national.QUICK if quick else national.NATIONAL)
     repeats = repeats or (2 if quick else 3)
+    if out is None and profile is not None:  # profiled timings never replace bench/results
+        out = profile
     if out is None:
         out = HERE if scale is national.NATIONAL else national.cache_home() / "resultats"
     start_all = time.perf_counter()
@@ -942,7 +976,7 @@ def main(quick: bool = False, repeats: int | None = None, out: Path | None = Non
             raise RuntimeError(f"préparation impossible : {prep['error']}")
         for step in steps or list(STEPS):
             trials = min(repeats, MAX_TRIALS.get(step, repeats))
-            raw = _run_child(step, scale, trials, work, in_process)
+            raw = _run_child(step, scale, trials, work, in_process, profile)
             row = _summary(raw)
             peer_id = STEPS[step][2]
             if peer_id:
@@ -993,6 +1027,9 @@ if __name__ == "__main__":
                         help="mémoire résidente maximale d'une étape, en Mo (défaut 12 000)")
     parser.add_argument("--duree-max", type=float, default=LIMITS["duree_s"],
                         help="durée maximale d'une étape (tous essais), en s (défaut 1 800)")
+    parser.add_argument("--profil", type=Path, default=None,
+                        help="dossier où écrire le profil pyinstrument de chaque étape "
+                        "(<étape>.html et .txt) ; les durées mesurées en portent le surcoût")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--scale", default="national", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, default=None, help=argparse.SUPPRESS)
@@ -1001,7 +1038,7 @@ if __name__ == "__main__":
     LIMITS.update(memoire_mo=args.memoire_max, duree_s=args.duree_max)
     if args.child:
         child(args.child, national.QUICK if args.scale == "quick" else national.NATIONAL,
-              args.repeats or 1, args.work, args.result)
+              args.repeats or 1, args.work, args.result, args.profil)
     else:
         main(quick=args.quick, repeats=args.repeats, out=args.out, steps=args.steps,
-             merge=args.fusionner)
+             merge=args.fusionner, profile=args.profil)

@@ -51,12 +51,28 @@ def test_suite_writes_every_row(bench, tmp_path):
     assert result["markdown"] == out / "results.md"
 
     # One step rerun alone, merged: the other rows keep their measures.
-    suite.main(repeats=1, out=out, scale=tiny, in_process=True, steps=["indicators"],
+    # (coverage needs an imported log: run alone, it imports one first, untimed.)
+    suite.main(repeats=1, out=out, scale=tiny, in_process=True, steps=["coverage"],
                merge=True)
     merged = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert list(merged["etapes"]) == list(suite.STEPS)
-    assert merged["etapes_relancees"] == ["indicators"]
+    assert merged["etapes_relancees"] == ["coverage"]
+    assert merged["etapes"]["coverage"]["erreur"] is None
+    assert merged["etapes"]["coverage"]["verification"]["evenements"] == 2_000
     assert merged["etapes"]["2sfca"] == data["etapes"]["2sfca"]
     assert "relancées seules" in (out / "results.md").read_text(encoding="utf-8")
     after = (BENCH / "results.md").read_bytes() if (BENCH / "results.md").exists() else None
     assert after == committed  # the committed results are never overwritten
+
+
+@pytest.mark.slow
+def test_profile_writes_a_call_tree_per_step(bench, tmp_path):
+    national, suite = bench
+    tiny = national.Scale("tiny", split_iris=150, rural=120, biggest_city=40, services=12,
+                          qpv=5, events=(2_000, 4_000), chunk=2_000, points=5_000)
+    profile = tmp_path / "profil"
+    suite.main(repeats=1, scale=tiny, in_process=True, steps=["indicators"], profile=profile)
+    tree = (profile / "indicators.txt").read_text(encoding="utf-8")
+    assert "compute_indicators" in tree
+    assert (profile / "indicators.html").stat().st_size > 0
+    assert (profile / "results.md").is_file()  # measures under the profiler stay apart

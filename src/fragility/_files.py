@@ -102,8 +102,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 def write_csv(frame, handle, *, sep: str = ";", float_format: str = "%.10g") -> None:
     """Write ``frame`` (no index) as ``frame.to_csv(handle, index=False, ...)`` would.
 
-    pandas formats a float cell through ``float_format`` with a costly path per cell
-    (25 s for 49,000 IRIS × 150 columns). Here every column is turned into strings
+    pandas formats a float cell through ``float_format`` with a costly path per cell,
+    slow on a national IRIS table. Here every column is turned into strings
     once and written by the :mod:`csv` module pandas itself uses: same quoting, same
     bytes, several times faster. Columns of other dtypes (dates, categories…) make the
     whole frame go to pandas.

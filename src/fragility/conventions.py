@@ -158,8 +158,8 @@ def isin(values: pd.Series | pd.Index, candidates) -> np.ndarray:
     """Which of ``values`` are among ``candidates``: ``values.isin(candidates)``, fast.
 
     pandas 3.1 builds the lookup set of a pyarrow string column one pyarrow scalar at a
-    time (about 15 µs per candidate: 0.7 s against the 49,000 IRIS codes of France,
-    whatever the length of ``values``). This hands the whole set to
+    time, whatever the length of ``values``: slow against the IRIS codes of all France.
+    This hands the whole set to
     ``pyarrow.compute.is_in`` at once; other dtypes go to pandas unchanged.
 
     Parameters

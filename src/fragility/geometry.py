@@ -12,8 +12,8 @@ def dissolve(gdf: gpd.GeoDataFrame, by: str, columns: list[str] | None = None,
              ) -> gpd.GeoDataFrame:
     """Union the geometries of each ``by`` group; ``gdf.dissolve(by)`` for many groups.
 
-    ``GeoDataFrame.dissolve`` unions every group, one Python call each: 35,000
-    communes take tens of seconds, though most hold a single IRIS. Here one-member
+    ``GeoDataFrame.dissolve`` unions every group, one Python call each, though most
+    communes of France hold a single IRIS. Here one-member
     groups keep their geometry and only the others are unioned. Other columns take
     the group's first value, as ``dissolve``'s default ``aggfunc="first"``.
 

@@ -48,3 +48,27 @@ def test_to_numeric_error_names_line_and_field():
     with pytest.raises(InputError, match=r"ligne 4, champ « P21_POP » : valeur non numérique "
                                          r"« douze » \(2 cellule"):
         to_numeric(values, path=Path("f.csv"), field="P21_POP")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'IRIS;COM;P21_POP\n"010010000";01001;12,5\n010020000;01002;\n',
+        "IRIS;COM;COM\n010010000;01001;x\n",  # repeated name: pandas renames it COM.1
+        "IRIS;;P21_POP\n010010000;a;1\n",  # blank name: pandas calls it Unnamed: 1
+        "IRIS;COM\n010010000;01001;extra\n010020000;01002\n",  # ragged rows
+    ],
+)
+def test_read_table_same_frame_as_the_c_engine(tmp_path, text):
+    import io
+
+    from fragility.sources._read import read_table
+
+    path = tmp_path / "base.csv"
+    path.write_text(text, encoding="utf-8")
+    expected = pd.read_csv(io.StringIO(text), sep=";", dtype=str, keep_default_na=False,
+                           na_filter=False, quotechar='"')
+    got = read_table(path)
+    assert list(got.columns) == [str(c).strip() for c in expected.columns]
+    assert (got.to_numpy(dtype=object) == expected.to_numpy(dtype=object)).all()
+    assert got.index[0] == 2  # line numbers

@@ -111,6 +111,22 @@ def read_header(path: Path, member: str | None = None) -> list[str]:
     return [c.strip().strip('"') for c in next(csv.reader([line], delimiter=sniff_separator(line)))]
 
 
+def _arrow_csv(text: str, sep: str, first: str) -> pd.DataFrame | None:
+    """``text`` parsed by pandas' pyarrow engine (several times faster on national files).
+
+    ``None`` when pyarrow refuses the text (ragged rows, odd quoting…) or when a header
+    name is blank or repeated: the C engine then reads it, with its usual messages.
+    """
+    names = [n.strip() for n in next(csv.reader([first], delimiter=sep), [])]
+    if len(set(names)) != len(names) or "" in names:  # pandas renames these its own way
+        return None
+    try:
+        return pd.read_csv(io.BytesIO(text.encode("utf-8")), sep=sep, dtype=str,
+                           keep_default_na=False, quotechar='"', engine="pyarrow")
+    except Exception:  # any refusal: the C engine decides
+        return None
+
+
 def read_table(path: Path, member: str | None = None) -> pd.DataFrame:
     """Read a delimited text file with every cell as a string (nothing inferred).
 
@@ -132,14 +148,17 @@ def read_table(path: Path, member: str | None = None) -> pd.DataFrame:
     """
     text, _ = open_text(path, member)
     first = text.split("\n", 1)[0]
-    frame = pd.read_csv(
-        io.StringIO(text),
-        sep=sniff_separator(first),
-        dtype=str,
-        keep_default_na=False,
-        na_filter=False,
-        quotechar='"',
-    )
+    sep = sniff_separator(first)
+    frame = _arrow_csv(text, sep, first)
+    if frame is None:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            quotechar='"',
+        )
     frame.columns = [str(c).strip() for c in frame.columns]
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="ligne")
     return frame
