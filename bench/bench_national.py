@@ -718,7 +718,7 @@ def child(step: str, scale: national.Scale, repeats: int, work: Path, result: Pa
 
 
 #: Limits of one child on a shared machine: resident memory (MB) and duration (s).
-LIMITS = {"memoire_mo": 12_000.0, "duree_s": 1_800.0}
+LIMITS = {"memoire_mo": 12_000.0, "duree_s": 3_600.0}
 
 
 def _rss_mb(pid: int) -> float:
@@ -1026,7 +1026,7 @@ if __name__ == "__main__":
     parser.add_argument("--memoire-max", type=float, default=LIMITS["memoire_mo"],
                         help="mémoire résidente maximale d'une étape, en Mo (défaut 12 000)")
     parser.add_argument("--duree-max", type=float, default=LIMITS["duree_s"],
-                        help="durée maximale d'une étape (tous essais), en s (défaut 1 800)")
+                        help="durée maximale d'une étape (tous essais), en s (défaut 3 600)")
     parser.add_argument("--profil", type=Path, default=None,
                         help="dossier où écrire le profil pyinstrument de chaque étape "
                         "(<étape>.html et .txt) ; les durées mesurées en portent le surcoût")
