@@ -21,11 +21,16 @@ def bench(monkeypatch, tmp_path):
     return national, bench_national
 
 
+def _tiny(national):
+    """A territory of a few hundred IRIS and logs of 2,000 and 4,000 events."""
+    return national.Scale("tiny", split_iris=150, rural=120, biggest_city=40, services=12,
+                          qpv=5, events=(2_000, 4_000), chunk=2_000, points=5_000)
+
+
 @pytest.mark.slow
 def test_suite_writes_every_row(bench, tmp_path):
     national, suite = bench
-    tiny = national.Scale("tiny", split_iris=150, rural=120, biggest_city=40, services=12,
-                          qpv=5, events=(2_000, 4_000), chunk=2_000, points=5_000)
+    tiny = _tiny(national)
     out = tmp_path / "resultats"
     committed = (BENCH / "results.md").read_bytes() if (BENCH / "results.md").exists() else None
     result = suite.main(repeats=1, out=out, scale=tiny, in_process=True)
@@ -68,8 +73,7 @@ def test_suite_writes_every_row(bench, tmp_path):
 @pytest.mark.slow
 def test_profile_writes_a_call_tree_per_step(bench, tmp_path):
     national, suite = bench
-    tiny = national.Scale("tiny", split_iris=150, rural=120, biggest_city=40, services=12,
-                          qpv=5, events=(2_000, 4_000), chunk=2_000, points=5_000)
+    tiny = _tiny(national)
     profile = tmp_path / "profil"
     suite.main(repeats=1, scale=tiny, in_process=True, steps=["indicators"], profile=profile)
     tree = (profile / "indicators.txt").read_text(encoding="utf-8")

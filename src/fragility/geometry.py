@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from fragility.conventions import isin
+
 
 def dissolve(gdf: gpd.GeoDataFrame, by: str, columns: list[str] | None = None,
              ) -> gpd.GeoDataFrame:
@@ -40,9 +42,10 @@ def dissolve(gdf: gpd.GeoDataFrame, by: str, columns: list[str] | None = None,
     sizes = keys.value_counts()
     several = set(sizes.index[sizes.to_numpy() > 1])
     position = pd.Series(np.arange(len(gdf)), index=pd.Index(keys.to_numpy()))
-    single = position[~position.index.isin(several)]
+    grouped = isin(position.index, several)
+    single = position[~grouped]
     merged = {code: shapely.union_all(geometry[group.to_numpy()])
-              for code, group in position[position.index.isin(several)].groupby(level=0)}
+              for code, group in position[grouped].groupby(level=0)}
     shapes = pd.Series(geometry[single.to_numpy()], index=single.index, dtype=object)
     if merged:
         shapes = pd.concat([shapes, pd.Series(merged, dtype=object)])

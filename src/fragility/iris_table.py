@@ -321,8 +321,6 @@ def _contours(b: _Builder, _gdf) -> gpd.GeoDataFrame:
 def _current_codes(cog, codes: pd.Series) -> dict[str, str]:
     """Distinct commune code -> current code (``cog.current_code(c) or c``), vectorised."""
     distinct = pd.unique(codes)
-    if not cog.communes.index.is_unique:  # pragma: no cover - the COG readers deduplicate
-        return {c: cog.current_code(c) or c for c in distinct}
     current = cog.current_codes(distinct)
     return {c: now or c for c, now in zip(distinct, current, strict=True)}
 

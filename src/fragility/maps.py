@@ -138,7 +138,7 @@ def _print_tolerance(gdf: gpd.GeoDataFrame, pixels: float) -> float:
 def _simplified(gdf: gpd.GeoDataFrame, tolerance: float) -> gpd.GeoDataFrame:
     """Outlines simplified below ``tolerance``: the same picture, far fewer vertices.
 
-    Douglas-Peucker without topology checks (ten times faster than with them); a
+    Douglas-Peucker without topology checks (much faster than with them); a
     polygon it would reduce to nothing (smaller than the tolerance) keeps its outline.
     """
     if tolerance <= 0:

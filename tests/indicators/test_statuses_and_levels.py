@@ -162,3 +162,20 @@ def test_geodataframe_and_qpv_status_without_coverage(demo):
     out = compute_indicators(gdf, ["qpv_share", "pop75_share"])
     assert (out["qpv_share_status"] == "absent").all()
     assert out["pop75_share"].notna().all()
+
+
+def test_group_mode_is_value_counts_first_per_group():
+    import numpy as np
+    import pandas as pd
+
+    from fragility.indicators._compute import _group_mode
+
+    rng = np.random.default_rng(1)
+    groups = rng.integers(0, 300, 5_000).astype(str)
+    values = pd.Series(rng.choice(["a", "b", "c", "d"], 5_000), index=groups, dtype=object)
+    values.iloc[::17] = None  # missing reasons are not counted, as in value_counts
+    expected = values.groupby(level=0, sort=True).agg(lambda s: s.value_counts().index[0])
+    got = _group_mode(values).reindex(expected.index)
+    assert got.tolist() == expected.tolist()
+    tie = pd.Series(["b", "a", "a", "b", "c"], index=["g"] * 5, dtype=object)
+    assert _group_mode(tie)["g"] == "b"  # a tie goes to the value seen first

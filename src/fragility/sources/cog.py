@@ -191,13 +191,7 @@ class Cog:
 
     def current_code(self, code: str) -> str | None:
         """Current commune a (possibly former) commune code belongs to today."""
-        if code not in self.communes.index:
-            return None
-        row = self.communes.loc[code]
-        if row["type"] == "commune-actuelle":
-            return code
-        parent = row["chef_lieu"]
-        return parent if isinstance(parent, str) and parent in self.communes.index else None
+        return self.current_codes([code]).iloc[0]
 
     def current_codes(self, codes) -> pd.Series:
         """:meth:`current_code` for many codes at once.
