@@ -474,6 +474,19 @@ def test_determinism_byte_identical():
     assert g.values.to_csv() == a.values.to_csv() and g.seed is None and a.seed == 3
 
 
+def test_batches_on_threads_give_the_single_thread_result(monkeypatch):
+    import fragility.composite as module
+
+    df = frame(300, seed=7)
+    monkeypatch.setattr(module, "_BATCH_CELLS", 300 * 7)  # 43 batches of 7 draws
+    monkeypatch.setattr(module, "_RANK_THREADS", 1)
+    one = compute_index(df, "isolation", draws=300, seed=3)
+    monkeypatch.setattr(module, "_RANK_THREADS", 2)
+    two = compute_index(df, "isolation", draws=300, seed=3)
+    assert two.values.to_csv() == one.values.to_csv()
+    assert two.sensitivity.to_csv() == one.sensitivity.to_csv()
+
+
 def test_changing_a_weight_changes_that_index_and_nothing_else(tmp_path):
     text = DEFAULT_TOML.read_text(encoding="utf-8")
     changed = text.replace("weight = 0.30", "weight = 0.60", 1)

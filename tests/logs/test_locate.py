@@ -1,3 +1,5 @@
+import importlib
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -97,6 +99,47 @@ def test_commune_only_rows_are_never_pushed_down():
     assert list(result.events["geo_level"]) == ["commune", "iris"]
     assert pd.isna(result.events.loc[2, "geo_iris"])
     assert result.events.loc[3, "geo_commune"] == "21231"
+
+
+def test_chunks_on_threads_match_one_pass_and_the_plain_sjoin(monkeypatch):
+    module = importlib.import_module("fragility.logs.locate")  # the package exports the function
+
+    # a 3 x 3 grid of squares in Lambert-93, codes not in the order of the rows
+    cells = [
+        box(
+            800_000 + 1000 * i,
+            6_700_000 + 1000 * j,
+            800_000 + 1000 * (i + 1),
+            6_700_000 + 1000 * (j + 1),
+        )
+        for i in range(3)
+        for j in range(3)
+    ]
+    codes = [f"21231{9 - k:04d}" for k in range(9)]
+    grid = gpd.GeoDataFrame(
+        {"commune": "21231"}, geometry=cells, index=pd.Index(codes, name="iris"), crs="EPSG:2154"
+    )
+    rng = np.random.default_rng(0)
+    xy = rng.uniform([799_500, 6_699_500], [803_500, 6_703_500], size=(400, 2))
+    xy[:40] = np.round(xy[:40] / 1000) * 1000  # grid corners: on two or four contours
+    frame = _events(list(gpd.points_from_xy(xy[:, 0], xy[:, 1])), grid.crs)
+    one_pass = locate(frame, grid)
+    monkeypatch.setattr(module, "_CHUNK", 7)
+    chunked = locate(frame, grid)
+    pd.testing.assert_frame_equal(chunked.events, one_pass.events)
+    pd.testing.assert_frame_equal(chunked.rejects, one_pass.rejects)
+    assert chunked.on_boundary == one_pass.on_boundary > 0
+    assert not chunked.rejects.empty
+    # the same pairs as geopandas.sjoin, the lowest code kept where a point touches several
+    points = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(frame["longitude"], frame["latitude"]),
+        index=frame.index,
+        crs=4326,
+    ).to_crs(grid.crs)
+    joined = gpd.sjoin(points, grid[["geometry"]], predicate="intersects")
+    lowest = joined.groupby(level=0)["iris"].min()
+    assert chunked.events["geo_iris"].to_dict() == lowest.to_dict()
+    assert set(chunked.rejects["ligne"]) == set(frame.index.difference(lowest.index))
 
 
 def test_aggregate_counts_and_levels():

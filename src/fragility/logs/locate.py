@@ -9,13 +9,20 @@ an IRIS. Coordinates are dropped once used: no person-level position is kept.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+from pyproj import Transformer
 
 from fragility.conventions import CRS_WGS84, check_iris_frame, require_crs
+
+#: Points per chunk of :func:`_point_in_iris`; chunks run on ``_THREADS`` threads.
+_CHUNK = 500_000
+_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,35 @@ class Located:
     on_boundary: int
 
 
+def _point_in_iris(
+    lon: np.ndarray, lat: np.ndarray, iris: gpd.GeoDataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (point position, IRIS position) of WGS84 points touching each IRIS contour.
+
+    The same query as ``geopandas.sjoin(points, iris, predicate="intersects")``, cut in
+    chunks: pyproj (whose ``Transformer`` is thread-safe since 3.1) and shapely's STRtree
+    query release the GIL, so chunks on two threads use two cores.
+    """
+    transformer = Transformer.from_crs(CRS_WGS84, iris.crs, always_xy=True)
+    tree = iris.sindex  # built once, before the threads share it
+
+    def chunk(start: int) -> tuple[np.ndarray, np.ndarray]:
+        stop = min(len(lon), start + _CHUNK)
+        x, y = transformer.transform(lon[start:stop], lat[start:stop])
+        left, right = tree.query(shapely.points(x, y), predicate="intersects")
+        return left + start, right
+
+    starts = range(0, len(lon), _CHUNK)
+    if len(starts) > 1 and _THREADS > 1:
+        with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+            parts = list(pool.map(chunk, starts))
+    else:
+        parts = [chunk(start) for start in starts]
+    if not parts:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 def locate(events: pd.DataFrame, iris: gpd.GeoDataFrame) -> Located:
     """Locate validated events on the IRIS of a territory.
 
@@ -60,43 +96,62 @@ def locate(events: pd.DataFrame, iris: gpd.GeoDataFrame) -> Located:
     """
     check_iris_frame(iris, what="les contours IRIS")
     require_crs(iris, what="les contours IRIS")
-    out = events.copy()
-    for col in ("geo_iris", "geo_commune", "geo_qpv"):
-        if col not in out:
-            out[col] = None
-    has_xy = pd.Series(False, index=out.index)
-    if {"latitude", "longitude"} <= set(out.columns):
-        has_xy = out["latitude"].notna() & out["longitude"].notna() & out["geo_iris"].isna()
-    rejected = pd.Series(False, index=out.index)
+    xy = [c for c in ("latitude", "longitude") if c in events.columns]
+    out = events.drop(columns=xy)  # a copy: coordinates never leave this function
+    n = len(out)
+    geo = {
+        col: (
+            out[col].to_numpy(dtype=object, copy=True)
+            if col in out
+            else np.full(n, None, dtype=object)
+        )
+        for col in ("geo_iris", "geo_commune", "geo_qpv")
+    }
+    given = pd.notna(geo["geo_iris"])
+    # IRIS in code order, and the commune of each
+    codes = np.asarray(iris.index, dtype=object)
+    by_code = np.argsort(codes, kind="stable")
+    sorted_codes = codes[by_code]
+    commune_of = (
+        iris["commune"].to_numpy(dtype=object)
+        if "commune" in iris
+        else np.array([c[:5] for c in codes], dtype=object)
+    )[by_code]
+    commune_of = np.where(
+        pd.notna(commune_of), commune_of, np.array([c[:5] for c in sorted_codes], dtype=object)
+    )
+    has_xy = np.zeros(n, dtype=bool)
+    if len(xy) == 2:
+        has_xy = (events["latitude"].notna() & events["longitude"].notna()).to_numpy() & ~given
+    rejected = np.zeros(n, dtype=bool)
     boundary = 0
     if has_xy.any():
-        sub = out.loc[has_xy]
-        points = gpd.GeoSeries(
-            gpd.points_from_xy(sub["longitude"], sub["latitude"]), crs=CRS_WGS84, index=sub.index
-        ).to_crs(iris.crs)
-        codes = np.asarray(iris.index, dtype=object)
-        left, right = iris.sindex.query(points.to_numpy(), predicate="intersects")
-        pairs = pd.DataFrame({"row": left, "code": codes[right]})
-        counts = pairs.groupby("row").size()
-        boundary = int((counts > 1).sum())
-        first = pairs.sort_values(["row", "code"]).drop_duplicates("row")
-        found = pd.Series(first["code"].to_numpy(), index=sub.index[first["row"].to_numpy()])
-        out.loc[found.index, "geo_iris"] = found
-        missing = sub.index.difference(found.index)
-        rejected[missing] = True
-    commune_of = (
-        iris["commune"]
-        if "commune" in iris
-        else pd.Series([c[:5] for c in iris.index], index=iris.index)
-    )
-    with_iris = out["geo_iris"].notna()
-    out.loc[with_iris, "geo_commune"] = (
-        out.loc[with_iris, "geo_iris"]
-        .map(commune_of)
-        .fillna(out.loc[with_iris, "geo_iris"].str[:5])
-    )
+        rows = np.flatnonzero(has_xy)
+        left, right = _point_in_iris(
+            events["longitude"].to_numpy(dtype=float)[rows],
+            events["latitude"].to_numpy(dtype=float)[rows],
+            iris,
+        )
+        hits = np.bincount(left, minlength=len(rows))
+        boundary = int((hits > 1).sum())
+        # among the IRIS a point touches, the one with the lowest code
+        rank_of = np.empty(len(codes), dtype=np.int64)
+        rank_of[by_code] = np.arange(len(codes))
+        best = np.full(len(rows), len(codes), dtype=np.int64)
+        np.minimum.at(best, left, rank_of[right])
+        found = hits > 0
+        geo["geo_iris"][rows[found]] = sorted_codes[best[found]]
+        geo["geo_commune"][rows[found]] = commune_of[best[found]]
+        rejected[rows[~found]] = True
+    if given.any():  # IRIS given in the log: its commune, or its first five characters
+        lookup = pd.Series(commune_of, index=pd.Index(sorted_codes))
+        mapped = pd.Series(geo["geo_iris"][given]).map(lookup).to_numpy(dtype=object)
+        derived = np.array([c[:5] for c in geo["geo_iris"][given]], dtype=object)
+        geo["geo_commune"][given] = np.where(pd.notna(mapped), mapped, derived)
+    for col, values in geo.items():
+        out[col] = values
     out["geo_level"] = np.select(
-        [out["geo_iris"].notna(), out["geo_commune"].notna(), out["geo_qpv"].notna()],
+        [pd.notna(geo["geo_iris"]), pd.notna(geo["geo_commune"]), pd.notna(geo["geo_qpv"])],
         ["iris", "commune", "qpv"],
         default=None,
     )
@@ -108,9 +163,7 @@ def locate(events: pd.DataFrame, iris: gpd.GeoDataFrame) -> Located:
             "valeur": "",
         }
     )
-    located = out.loc[~rejected].drop(
-        columns=[c for c in ("latitude", "longitude") if c in out.columns]
-    )
+    located = out[~rejected] if rejected.any() else out
     return Located(
         events=located,
         rejects=rejects.reset_index(drop=True),
