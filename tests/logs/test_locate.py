@@ -129,6 +129,7 @@ def test_chunks_on_threads_match_one_pass_and_the_plain_sjoin(monkeypatch):
     pd.testing.assert_frame_equal(chunked.events, one_pass.events)
     pd.testing.assert_frame_equal(chunked.rejects, one_pass.rejects)
     assert chunked.on_boundary == one_pass.on_boundary > 0
+    assert chunked.events["geo_iris"].dtype == frame["geo_iris"].dtype  # kept, not inferred
     assert not chunked.rejects.empty
     # the same pairs as geopandas.sjoin, the lowest code kept where a point touches several
     points = gpd.GeoDataFrame(

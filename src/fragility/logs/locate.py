@@ -9,6 +9,7 @@ an IRIS. Coordinates are dropped once used: no person-level position is kept.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -55,27 +56,38 @@ def _point_in_iris(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (point position, IRIS position) of WGS84 points touching each IRIS contour.
 
-    The same query as ``geopandas.sjoin(points, iris, predicate="intersects")``, cut in
-    chunks: pyproj (whose ``Transformer`` is thread-safe since 3.1) and shapely's STRtree
-    query release the GIL, so chunks on two threads use two cores.
+    The same pairs as ``geopandas.sjoin(points, iris, predicate="intersects")``. Beyond
+    one chunk, the points go in chunks on two threads (pyproj, whose ``Transformer`` is
+    thread-safe since 3.1, and shapely release the GIL): the STR tree gives the candidate
+    contours by bounding box, then ``shapely.intersects_xy`` tests each candidate on a
+    prepared contour (an indexed point-in-polygon test).
     """
     transformer = Transformer.from_crs(CRS_WGS84, iris.crs, always_xy=True)
     tree = iris.sindex  # built once, before the threads share it
+    if len(lon) <= _CHUNK or _THREADS < 2:
+        x, y = transformer.transform(lon, lat)
+        return tree.query(shapely.points(x, y), predicate="intersects")
+
+    contours = np.asarray(iris.geometry.array, dtype=object)
+    local = threading.local()
+
+    def prepared() -> np.ndarray:
+        # GEOS builds the point index of a prepared polygon lazily, at its first use: each
+        # thread tests on its own prepared copies (exact, through WKB), never shared ones.
+        if not hasattr(local, "contours"):
+            local.contours = shapely.from_wkb(shapely.to_wkb(contours))
+            shapely.prepare(local.contours)
+        return local.contours
 
     def chunk(start: int) -> tuple[np.ndarray, np.ndarray]:
         stop = min(len(lon), start + _CHUNK)
         x, y = transformer.transform(lon[start:stop], lat[start:stop])
-        left, right = tree.query(shapely.points(x, y), predicate="intersects")
-        return left + start, right
+        left, right = tree.query(shapely.points(x, y))  # bounding boxes only
+        inside = shapely.intersects_xy(prepared()[right], x[left], y[left])
+        return left[inside] + start, right[inside]
 
-    starts = range(0, len(lon), _CHUNK)
-    if len(starts) > 1 and _THREADS > 1:
-        with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-            parts = list(pool.map(chunk, starts))
-    else:
-        parts = [chunk(start) for start in starts]
-    if not parts:
-        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        parts = list(pool.map(chunk, range(0, len(lon), _CHUNK)))
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
@@ -148,8 +160,9 @@ def locate(events: pd.DataFrame, iris: gpd.GeoDataFrame) -> Located:
         mapped = pd.Series(geo["geo_iris"][given]).map(lookup).to_numpy(dtype=object)
         derived = np.array([c[:5] for c in geo["geo_iris"][given]], dtype=object)
         geo["geo_commune"][given] = np.where(pd.notna(mapped), mapped, derived)
-    for col, values in geo.items():
-        out[col] = values
+    for col, values in geo.items():  # each column keeps its dtype (object: no inference)
+        dtype = events[col].dtype if col in events else object
+        out[col] = pd.Series(values, index=out.index, dtype=dtype, copy=False)
     out["geo_level"] = np.select(
         [pd.notna(geo["geo_iris"]), pd.notna(geo["geo_commune"]), pd.notna(geo["geo_qpv"])],
         ["iris", "commune", "qpv"],
