@@ -125,7 +125,16 @@ def test_chunks_on_threads_match_one_pass_and_the_plain_sjoin(monkeypatch):
     frame = _events(list(gpd.points_from_xy(xy[:, 0], xy[:, 1])), grid.crs)
     one_pass = locate(frame, grid)
     monkeypatch.setattr(module, "_CHUNK", 7)
+    pools = []
+
+    class CountedPool(module.ThreadPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(kwargs.get("max_workers"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(module, "ThreadPoolExecutor", CountedPool)
     chunked = locate(frame, grid)
+    assert pools == [2]  # the chunked path on two threads was taken
     pd.testing.assert_frame_equal(chunked.events, one_pass.events)
     pd.testing.assert_frame_equal(chunked.rejects, one_pass.rejects)
     assert chunked.on_boundary == one_pass.on_boundary > 0

@@ -124,14 +124,9 @@ def locate(events: pd.DataFrame, iris: gpd.GeoDataFrame) -> Located:
     codes = np.asarray(iris.index, dtype=object)
     by_code = np.argsort(codes, kind="stable")
     sorted_codes = codes[by_code]
-    commune_of = (
-        iris["commune"].to_numpy(dtype=object)
-        if "commune" in iris
-        else np.array([c[:5] for c in codes], dtype=object)
-    )[by_code]
-    commune_of = np.where(
-        pd.notna(commune_of), commune_of, np.array([c[:5] for c in sorted_codes], dtype=object)
-    )
+    prefix = np.array([c[:5] for c in sorted_codes], dtype=object)
+    commune_of = iris["commune"].to_numpy(dtype=object)[by_code] if "commune" in iris else prefix
+    commune_of = np.where(pd.notna(commune_of), commune_of, prefix)
     has_xy = np.zeros(n, dtype=bool)
     if len(xy) == 2:
         has_xy = (events["latitude"].notna() & events["longitude"].notna()).to_numpy() & ~given
